@@ -145,3 +145,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# Carrier deactivation reports (AWS End User Messaging, requester-pays bucket). The S3
+# endpoint and credentials come from boto3's own environment (AWS_ENDPOINT_URL_S3, AWS_*).
+DEACT_REPORTS_REGION = env.str("DEACT_REPORTS_REGION", default="us-east-1")
+DEACT_REPORTS_COUNTRY = env.str("DEACT_REPORTS_COUNTRY", default="us")

@@ -13,9 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, username, **options):
         users = get_user_model()
         if users.objects.filter(username=username).exists():
-            self.stdout.write(
-                f"Admin login '{username}' exists; its password was printed when it was created."
-            )
+            self.stdout.write(f"Admin login '{username}' exists; its password was printed when it was created.")
             return
         password = secrets.token_urlsafe(12)
         users.objects.create_superuser(username=username, email="", password=password)

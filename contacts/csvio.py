@@ -1,0 +1,130 @@
+"""CSV files in and out for operators: header checks, rows with line numbers, sampled row
+errors (R8), ISO-8601 timestamps, and formula-safe cells for spreadsheets (R12)."""
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+SAMPLES = 100
+SNIFF_BYTES = 8192
+MAX_FIELD = 64 * 1024  # no legitimate cell is bigger; a bigger one is a bad row, not a crash
+
+
+class BadFile(ValueError):
+    """The file as a whole is not what the command reads; nothing was changed."""
+
+
+@dataclass
+class RowErrors:
+    """Invalid rows: counted, the first ones kept with their line number and reason (R8)."""
+
+    count: int = 0
+    samples: list[dict] = field(default_factory=list)
+
+    def add(self, line: int, reason: str) -> None:
+        self.count += 1
+        if len(self.samples) < SAMPLES:
+            self.samples.append({"line": line, "reason": reason})
+
+
+def read_rows(
+    stream: BinaryIO, *, required: list[str], optional: list[str], kind: str, errors: RowErrors
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, {column: value}) for each data row of a CSV with the given header."""
+    head = stream.read(SNIFF_BYTES)
+    if not head.strip():
+        raise BadFile(f"not a {kind} CSV: the file is empty")
+    if b"\x00" in head:
+        raise BadFile(f"not a {kind} CSV: the file is binary")
+    # Undecodable bytes become surrogates so one bad row is reported, not the whole file.
+    text = io.TextIOWrapper(_Rejoined(head, stream), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(text)
+    expected = ",".join(required + [f"[{c}]" for c in optional])
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except (csv.Error, StopIteration) as exc:
+        raise BadFile(f"not a {kind} CSV: unreadable header ({exc})") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        shown = ",".join(header)[:200]
+        raise BadFile(f"not a {kind} CSV: header must be {expected}; got {shown!r} (missing {', '.join(missing)})")
+    positions = {c: header.index(c) for c in required + optional if c in header}
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            errors.add(reader.line_num, f"unreadable row: {exc}")
+            continue
+        line = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if any(len(f) > MAX_FIELD for f in fields):
+            errors.add(line, "a field is too long")
+            continue
+        row = {c: fields[i].strip() if i < len(fields) else "" for c, i in positions.items()}
+        if any(_has_surrogates(v) for v in row.values()):
+            errors.add(line, "not UTF-8 text")
+            continue
+        yield line, row
+
+
+class _Rejoined(io.RawIOBase):
+    """The sniffed head followed by the rest of the stream, read in chunks."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _has_surrogates(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def parse_timestamp(text: str) -> datetime:
+    """ISO-8601 to an aware UTC datetime; a date alone is 00:00 UTC, no offset means UTC."""
+    value = datetime.fromisoformat(text.strip())
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def escape_cell(value) -> str:
+    """Keep a spreadsheet from running a cell as a formula (R12); an E.164 number stays data."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_START) and not E164.match(text):
+        return "'" + text
+    return text
+
+
+def write_csv(out, header: list[str], rows: Iterable[Iterable]) -> int:
+    """Write a header and formula-safe rows to a text stream; returns the row count."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow([escape_cell(v) for v in row])
+        count += 1
+    return count

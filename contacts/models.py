@@ -1,0 +1,298 @@
+"""Sender codes, lists, contacts and their consent: the state the rules R1–R7 change.
+
+Every change of subscription state goes through `contacts.services`; the models hold
+fields, constraints, indexes and the read queries the screens and commands run.
+"""
+
+import re
+from datetime import datetime, timedelta
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+
+SUSPENSION_DAYS = timedelta(days=30)  # R5: a carrier suspension lasts at most 30 days
+
+
+class Reason(models.TextChoices):
+    DEACTIVATED = "deactivated", "Deactivated"
+    DISCONNECTED = "disconnected", "Disconnected"
+    PORTING = "porting", "Porting"
+    PERMANENT_FAILURE = "permanent_failure", "Permanent failure"
+    STOP = "stop", "STOP"
+    OPERATOR = "operator", "Operator"
+
+
+class Source(models.TextChoices):
+    DEACTIVATION_REPORT = "deactivation_report", "Deactivation report"
+    DELIVERY_RECEIPT = "delivery_receipt", "Delivery receipt"
+    CARRIER_NOTICE = "carrier_notice", "Carrier notice"
+    OPERATOR = "operator", "Operator"
+    IMPORT = "import", "Import"
+
+
+class SuspensionEnd(models.TextChoices):
+    EXPIRED = "expired", "Expired after 30 days"
+    REACTIVATED = "reactivated", "Reactivated by the carrier"
+    DEACTIVATED = "deactivated", "Deactivated"
+
+
+class Carrier(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    aliases = models.JSONField(default=list, blank=True, help_text="Other names the carrier reports under.")
+    supports_suspension = models.BooleanField(
+        default=False, help_text="The carrier reports temporary suspensions (R5) instead of deactivations."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def by_name(cls) -> dict[str, "Carrier"]:
+        """Every carrier keyed by its lower-cased name and aliases, for matching input."""
+        index: dict[str, Carrier] = {}
+        for carrier in cls.objects.all():
+            for name in [carrier.name, *carrier.aliases]:
+                index[name.strip().lower()] = carrier
+        return index
+
+
+class CarrierErrorCode(models.Model):
+    class Action(models.TextChoices):
+        OPT_OUT_NUMBER = "opt_out_number", "Opt out the number everywhere (R1)"
+        OPT_OUT_SENDER_CODE = "opt_out_sender_code", "Opt out on the sender code (R2)"
+        SUSPEND = "suspend", "Suspend for 30 days (R5)"
+        IGNORE = "ignore", "Temporary failure: record only"
+
+    code = models.PositiveIntegerField(unique=True)
+    description = models.CharField(max_length=200)
+    action = models.CharField(max_length=24, choices=Action.choices, default=Action.IGNORE)
+    reason = models.CharField(
+        max_length=24,
+        choices=Reason.choices,
+        blank=True,
+        help_text="Recorded on the opt-outs this code causes.",
+    )
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                name="opt_out_codes_have_a_reason",
+                condition=~Q(action__in=["opt_out_number", "opt_out_sender_code"]) | ~Q(reason=""),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.description}"
+
+
+class SenderCode(models.Model):
+    class Kind(models.TextChoices):
+        SHORT_CODE = "short_code", "Short code"
+        TOLL_FREE = "toll_free", "Toll-free"
+        LONG_CODE = "long_code", "10DLC long code"
+
+    code = models.CharField(max_length=20, unique=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    name = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})" if self.name else self.code
+
+    TOLL_FREE_AREA_CODES = {"800", "833", "844", "855", "866", "877", "888"}
+
+    @classmethod
+    def kind_for(cls, code: str) -> str:
+        """Infer the kind from the code: 5–6 digits is a short code, 8XX numbers are toll-free."""
+        digits = re.sub(r"\D", "", code)
+        if len(digits) in (5, 6) and not code.startswith("+"):
+            return cls.Kind.SHORT_CODE
+        national = digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
+        if national[:3] in cls.TOLL_FREE_AREA_CODES:
+            return cls.Kind.TOLL_FREE
+        return cls.Kind.LONG_CODE
+
+
+class SubscriberList(models.Model):
+    sender_code = models.ForeignKey(SenderCode, on_delete=models.PROTECT, related_name="lists")
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["sender_code__code", "name"]
+        constraints = [models.UniqueConstraint(fields=["sender_code", "name"], name="list_name_unique_per_code")]
+
+    def __str__(self) -> str:
+        return f"{self.sender_code.code} / {self.name}"
+
+
+class Contact(models.Model):
+    phone = models.CharField(max_length=16, unique=True, help_text="E.164, e.g. +12025550143 (R11).")
+    email = models.EmailField(blank=True)
+    carrier = models.ForeignKey(Carrier, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    def opted_in(self):
+        return self.filter(status=Subscription.Status.OPTED_IN)
+
+    def opted_out(self):
+        return self.filter(status=Subscription.Status.OPTED_OUT)
+
+    def suspended(self):
+        """Opted in, but the contact's number is paused by its carrier (R5)."""
+        return self.opted_in().filter(models.Exists(self._active_suspension()))
+
+    def sendable(self):
+        """The audience a send may go to: opted in and not suspended (R5)."""
+        return self.opted_in().exclude(models.Exists(self._active_suspension()))
+
+    @staticmethod
+    def _active_suspension():
+        return Suspension.objects.active().filter(contact_id=models.OuterRef("contact_id"))
+
+    def opted_out_between(self, since: datetime | None, until: datetime | None):
+        qs = self.opted_out()
+        if since:
+            qs = qs.filter(opted_out_at__gte=since)
+        if until:
+            qs = qs.filter(opted_out_at__lt=until)
+        return qs
+
+
+class Subscription(models.Model):
+    class Status(models.TextChoices):
+        OPTED_IN = "opted_in", "Opted in"
+        OPTED_OUT = "opted_out", "Opted out"  # stays out until a new, explicit opt-in (R4)
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="subscriptions")
+    list = models.ForeignKey(SubscriberList, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPTED_IN)
+    opted_in_at = models.DateTimeField(help_text="The latest consent; signals dated before it are stale (R3).")
+    opt_in_source = models.CharField(max_length=24, choices=Source.choices, default=Source.IMPORT)
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    opt_out_reason = models.CharField(max_length=24, choices=Reason.choices, blank=True)
+    opt_out_event = models.ForeignKey(
+        "OptOutEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="subscriptions"
+    )
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "list"], name="one_subscription_per_list")]
+        indexes = [
+            # The list dashboard and chart: a list's opted-out subscriptions by date and reason.
+            models.Index(fields=["list", "status", "opted_out_at"], name="sub_list_status_out_at"),
+            # The Opted-Out tab and export, newest first, across a sender code's lists.
+            models.Index(fields=["status", "-opted_out_at"], name="sub_status_out_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} on {self.list}"
+
+    @property
+    def is_opted_in(self) -> bool:
+        return self.status == self.Status.OPTED_IN
+
+
+class ImmutableQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Opt-out events are an immutable record (R7).")
+
+    def delete(self):
+        raise TypeError("Opt-out events are an immutable record (R7).")
+
+
+class OptOutEvent(models.Model):
+    """Why and when a number left a sender code's lists: written once, never changed (R7)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="opt_out_events")
+    sender_code = models.ForeignKey(SenderCode, on_delete=models.PROTECT, related_name="opt_out_events")
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    source = models.CharField(max_length=24, choices=Source.choices)
+    error_code = models.PositiveIntegerField(null=True, blank=True, help_text="The carrier's error code, if any.")
+    occurred_at = models.DateTimeField(help_text="When the carrier or operator says it happened.")
+    recorded_at = models.DateTimeField(help_text="When this product recorded it.")
+    ref_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
+    ref_id = models.BigIntegerField(null=True, blank=True)
+    ref = GenericForeignKey("ref_type", "ref_id")
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["sender_code", "-occurred_at"], name="event_code_occurred"),
+            models.Index(fields=["reason", "occurred_at"], name="event_reason_occurred"),
+            models.Index(fields=["contact", "sender_code", "recorded_at"], name="event_contact_code"),
+            models.Index(fields=["ref_type", "ref_id"], name="event_ref"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} out of {self.sender_code.code}: {self.get_reason_display()}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Opt-out events are an immutable record (R7).")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Opt-out events are an immutable record (R7).")
+
+
+class SuspensionQuerySet(models.QuerySet):
+    def active(self):
+        """Not ended; an ended suspension is never active, whatever the clock (R5a)."""
+        return self.filter(ended_at__isnull=True)
+
+    def due(self, now: datetime):
+        """Active suspensions whose 30 days are up by `now`."""
+        return self.active().filter(expires_at__lte=now)
+
+
+class Suspension(models.Model):
+    """The carrier paused the line: keep the contact opted in but do not send (R5)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="suspensions")
+    carrier = models.ForeignKey(Carrier, null=True, blank=True, on_delete=models.SET_NULL)
+    started_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=12, choices=SuspensionEnd.choices, blank=True)
+    source = models.CharField(max_length=24, choices=Source.choices)
+    ref_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
+    ref_id = models.BigIntegerField(null=True, blank=True)
+    ref = GenericForeignKey("ref_type", "ref_id")
+
+    objects = SuspensionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=Q(ended_at__isnull=True),
+                name="one_active_suspension_per_contact",
+            ),
+            # Replaying the notice that started a suspension never starts a second one (R6).
+            models.UniqueConstraint(fields=["contact", "started_at"], name="one_suspension_per_start"),
+        ]
+        indexes = [
+            models.Index(fields=["expires_at"], condition=Q(ended_at__isnull=True), name="suspension_active_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} suspended from {self.started_at:%Y-%m-%d}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None

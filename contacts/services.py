@@ -1,0 +1,352 @@
+"""The rules R1–R7 in one place, set-based.
+
+A batch of signals (number, scope, reason or action, when, carrying record) is staged in
+a temporary table and applied by a fixed sequence of bulk statements. A single receipt or
+an operator's click is a batch of one; a 9M-row backfill is a batch of millions. Opt-ins
+(R4) go the same way. Nothing else changes subscription state.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from enum import StrEnum
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from contacts import phones
+from contacts.models import (
+    SUSPENSION_DAYS,
+    Carrier,
+    Contact,
+    Reason,
+    SenderCode,
+    Source,
+    SubscriberList,
+    Subscription,
+    Suspension,
+    SuspensionEnd,
+)
+from contacts.staging import StagingTable, db_datetime, execute, fetch_int
+
+log = logging.getLogger(__name__)
+
+
+class Action(StrEnum):
+    OPT_OUT = "opt_out"
+    SUSPEND = "suspend"
+    REACTIVATE = "reactivate"
+
+
+class SuspensionNotSupported(ValueError):
+    """The carrier does not report temporary suspensions (only some do, e.g. Verizon)."""
+
+
+# Reasons that end an active suspension before opting out (R5): the line is gone for good.
+ENDS_SUSPENSION = (Reason.DEACTIVATED, Reason.DISCONNECTED)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One thing a carrier or operator said about a number."""
+
+    number: str  # E.164
+    occurred_at: datetime
+    reason: Reason | None = None  # what an opt-out records
+    sender_code: SenderCode | None = None  # None: every sender code (R1); else that code only (R2)
+    action: Action = Action.OPT_OUT
+    error_code: int | None = None
+    carrier: Carrier | None = None  # for a suspension; None: the contact's carrier on file (R5a)
+    ref: models.Model | None = None
+
+
+@dataclass
+class Outcome:
+    """What a batch of signals did; counts add up across batches."""
+
+    signals: int = 0
+    not_found: int = 0  # no contact has the number
+    matched_contacts: int = 0
+    opted_out: int = 0  # subscriptions opted out now
+    stale: int = 0  # subscriptions left alone: consent is newer than the signal (R3)
+    already_opted_out: int = 0
+    events: int = 0
+    suspended: int = 0
+    already_suspended: int = 0
+    unsupported: int = 0  # suspensions refused: the carrier does not suspend
+    reactivated: int = 0
+    suspensions_ended_by_deactivation: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __add__(self, other: "Outcome") -> "Outcome":
+        return Outcome(**{name: value + getattr(other, name) for name, value in self.counts().items()})
+
+
+SIGNAL_COLUMNS = {
+    "seq": "int",
+    "phone": "text",
+    "contact_id": "int",
+    "action": "text",
+    "reason": "text",
+    "scope_id": "int",
+    "occurred_at": "ts",
+    "until_at": "ts",
+    "error_code": "int",
+    "carrier_id": "int",
+    "ref_type_id": "int",
+    "ref_id": "int",
+}
+
+
+def signal_batch(**defaults) -> StagingTable:
+    """The staging table for signals; callers with millions of rows load it directly (COPY)."""
+    return StagingTable("signal_batch", SIGNAL_COLUMNS, defaults)
+
+
+def ref_columns(ref: models.Model | None) -> tuple[int | None, int | None]:
+    if ref is None:
+        return None, None
+    return ContentType.objects.get_for_model(ref).id, ref.pk
+
+
+@transaction.atomic
+def apply_signals(signals: Iterable[Signal], *, source: Source, now: datetime | None = None) -> Outcome:
+    """Apply carrier and operator signals per R1–R5, set-based; stale ones are counted, not applied (R3)."""
+    rows = (
+        (
+            seq,
+            s.number,
+            str(s.action),
+            s.reason or None,
+            s.sender_code.pk if s.sender_code else None,
+            s.occurred_at,
+            s.occurred_at + SUSPENSION_DAYS if s.action == Action.SUSPEND else None,
+            s.error_code,
+            s.carrier.pk if s.carrier else None,
+            *ref_columns(s.ref),
+        )
+        for seq, s in enumerate(signals, start=1)
+    )
+    columns = ["seq", "phone", "action", "reason", "scope_id", "occurred_at", "until_at", "error_code",
+               "carrier_id", "ref_type_id", "ref_id"]  # fmt: skip
+    with signal_batch() as batch:
+        batch.load(columns, rows)
+        return apply_staged_signals(batch, source=source, now=now)
+
+
+def apply_staged_signals(batch: StagingTable, *, source: Source, now: datetime | None = None) -> Outcome:
+    """Apply the signals loaded into `batch`; call inside the transaction that loaded it (R9)."""
+    now = db_datetime(now or timezone.now())
+    out = Outcome(signals=fetch_int("SELECT COUNT(*) FROM signal_batch"))
+    execute("UPDATE signal_batch SET contact_id = c.id FROM contacts_contact c WHERE c.phone = signal_batch.phone")
+    out.not_found = fetch_int("SELECT COUNT(*) FROM signal_batch WHERE contact_id IS NULL")
+    out.matched_contacts = fetch_int("SELECT COUNT(DISTINCT contact_id) FROM signal_batch")
+    _opt_out(out, source, now)
+    _reactivate(out)
+    _suspend(out, source)
+    _end_suspensions_by_deactivation(out)
+    log.info("signals applied source=%s %s", source, " ".join(f"{k}={v}" for k, v in out.counts().items() if v))
+    return out
+
+
+def _opt_out(out: Outcome, source: Source, now) -> None:
+    # Each subscription a signal reaches, with the newest such signal ranked first.
+    execute("DROP TABLE IF EXISTS signal_hit")
+    execute(
+        """
+        CREATE TEMPORARY TABLE signal_hit AS
+        SELECT s.id AS subscription_id, s.contact_id, l.sender_code_id, s.status, s.opted_in_at,
+               b.occurred_at, b.reason, b.error_code, b.ref_type_id, b.ref_id,
+               ROW_NUMBER() OVER (PARTITION BY s.id ORDER BY b.occurred_at DESC, b.seq) AS rank
+        FROM signal_batch b
+        JOIN contacts_subscription s ON s.contact_id = b.contact_id
+        JOIN contacts_subscriberlist l ON l.id = s.list_id
+        WHERE b.action = 'opt_out' AND (b.scope_id IS NULL OR b.scope_id = l.sender_code_id)
+        """
+    )
+    execute("DELETE FROM signal_hit WHERE rank > 1")
+    out.already_opted_out = fetch_int("SELECT COUNT(*) FROM signal_hit WHERE status = 'opted_out'")
+    out.stale = fetch_int("SELECT COUNT(*) FROM signal_hit WHERE status = 'opted_in' AND occurred_at < opted_in_at")
+    applies = "status = 'opted_in' AND occurred_at >= opted_in_at"
+    # One event per contact and sender code: every list of a code sees the same newest signal.
+    out.events = execute(
+        f"""
+        INSERT INTO contacts_optoutevent
+            (contact_id, sender_code_id, reason, source, error_code, occurred_at, recorded_at, ref_type_id, ref_id)
+        SELECT DISTINCT contact_id, sender_code_id, reason, %s, error_code, occurred_at, %s, ref_type_id, ref_id
+        FROM signal_hit WHERE {applies}
+        """,
+        [source, now],
+    )
+    out.opted_out = execute(
+        """
+        UPDATE contacts_subscription
+        SET status = 'opted_out', opted_out_at = h.occurred_at, opt_out_reason = h.reason, opt_out_event_id = e.id
+        FROM signal_hit h
+        JOIN contacts_optoutevent e
+          ON e.contact_id = h.contact_id AND e.sender_code_id = h.sender_code_id AND e.recorded_at = %s
+        WHERE contacts_subscription.id = h.subscription_id AND contacts_subscription.status = 'opted_in'
+          AND h.status = 'opted_in' AND h.occurred_at >= h.opted_in_at
+        """,
+        [now],
+    )
+    execute("DROP TABLE signal_hit")
+
+
+def _latest_per_contact(action: str, extra: str = "") -> str:
+    return f"""
+        SELECT contact_id, MAX(occurred_at) AS occurred_at FROM signal_batch
+        WHERE action = '{action}' AND contact_id IS NOT NULL {extra} GROUP BY contact_id
+    """
+
+
+def _end_suspensions(latest: str, end_reason: SuspensionEnd) -> int:
+    return execute(
+        f"""
+        UPDATE contacts_suspension SET ended_at = x.occurred_at, end_reason = %s
+        FROM ({latest}) x
+        WHERE contacts_suspension.contact_id = x.contact_id AND contacts_suspension.ended_at IS NULL
+          AND contacts_suspension.started_at <= x.occurred_at
+        """,
+        [end_reason],
+    )
+
+
+def _reactivate(out: Outcome) -> None:
+    # A reactivation ends the pause only; it never opts anyone back in (R4).
+    out.reactivated = _end_suspensions(_latest_per_contact("reactivate"), SuspensionEnd.REACTIVATED)
+
+
+def _end_suspensions_by_deactivation(out: Outcome) -> None:
+    reasons = ", ".join(f"'{r}'" for r in ENDS_SUSPENSION)
+    latest = _latest_per_contact("opt_out", f"AND scope_id IS NULL AND reason IN ({reasons})")
+    out.suspensions_ended_by_deactivation = _end_suspensions(latest, SuspensionEnd.DEACTIVATED)
+
+
+def _suspend(out: Outcome, source: Source) -> None:
+    # A signal without a carrier uses the contact's carrier on file (R5a).
+    execute(
+        """
+        UPDATE signal_batch SET carrier_id = c.carrier_id FROM contacts_contact c
+        WHERE signal_batch.action = 'suspend' AND signal_batch.carrier_id IS NULL AND c.id = signal_batch.contact_id
+        """
+    )
+    suspending = """
+        FROM signal_batch b JOIN contacts_carrier ca ON ca.id = b.carrier_id AND ca.supports_suspension
+        WHERE b.action = 'suspend' AND b.contact_id IS NOT NULL
+    """
+    out.unsupported = fetch_int(
+        "SELECT COUNT(*) FROM signal_batch WHERE action = 'suspend' AND contact_id IS NOT NULL"
+    ) - fetch_int(f"SELECT COUNT(*) {suspending}")
+    out.suspended = execute(
+        f"""
+        INSERT INTO contacts_suspension
+            (contact_id, carrier_id, started_at, expires_at, ended_at, end_reason, source, ref_type_id, ref_id)
+        SELECT contact_id, carrier_id, occurred_at, until_at, NULL, '', %s, ref_type_id, ref_id FROM (
+            SELECT b.*, ROW_NUMBER() OVER (PARTITION BY b.contact_id ORDER BY b.occurred_at DESC, b.seq) AS rank
+            {suspending}
+        ) latest
+        WHERE rank = 1
+          AND NOT EXISTS (SELECT 1 FROM contacts_suspension su WHERE su.contact_id = latest.contact_id
+                          AND (su.ended_at IS NULL OR su.started_at = latest.occurred_at))
+        """,
+        [source],
+    )
+    out.already_suspended = fetch_int(f"SELECT COUNT(DISTINCT b.contact_id) {suspending}") - out.suspended
+
+
+def opt_out(
+    *,
+    number: str,
+    reason: Reason,
+    source: Source,
+    occurred_at: datetime,
+    sender_code: SenderCode | None = None,
+    error_code: int | None = None,
+    ref: models.Model | None = None,
+) -> Outcome:
+    """One opt-out from a receipt, a notice or an operator: a batch of one."""
+    signal = Signal(phones.normalize(number), occurred_at, reason, sender_code, Action.OPT_OUT, error_code, None, ref)
+    return apply_signals([signal], source=source)
+
+
+def suspend(
+    *,
+    number: str,
+    occurred_at: datetime,
+    source: Source,
+    carrier: Carrier | None = None,
+    ref: models.Model | None = None,
+) -> Outcome:
+    """Pause a number for 30 days without opting it out (R5); only for carriers that suspend."""
+    number = phones.normalize(number)
+    if carrier is None:
+        contact = Contact.objects.select_related("carrier").filter(phone=number).first()
+        carrier = contact.carrier if contact else None
+    if carrier is None or not carrier.supports_suspension:
+        name = carrier.name if carrier else "An unknown carrier"
+        raise SuspensionNotSupported(f"{name} does not support temporary suspension")
+    signal = Signal(number, occurred_at, action=Action.SUSPEND, carrier=carrier, ref=ref)
+    return apply_signals([signal], source=source)
+
+
+def reactivate(*, number: str, occurred_at: datetime, source: Source, ref: models.Model | None = None) -> Outcome:
+    """End a number's active suspension; an opted-out number stays opted out (R4)."""
+    signal = Signal(phones.normalize(number), occurred_at, action=Action.REACTIVATE, ref=ref)
+    return apply_signals([signal], source=source)
+
+
+def expire_suspensions(*, now: datetime) -> int:
+    """End, in one statement, every suspension whose 30 days are up by `now` (R5a)."""
+    ended = Suspension.objects.due(now).update(ended_at=F("expires_at"), end_reason=SuspensionEnd.EXPIRED)
+    log.info("suspensions expired count=%d now=%s", ended, now.isoformat())
+    return ended
+
+
+@dataclass
+class ListCounts:
+    sender_code: str
+    list: str
+    subscribers: int  # opted in, suspended included (R5)
+    sendable: int
+    suspended: int
+    opted_out: int
+    list_id: int = field(repr=False, default=0)
+
+
+def list_counts(
+    lists: models.QuerySet | None = None, *, since: datetime | None = None, until: datetime | None = None
+) -> list[ListCounts]:
+    """Per list: subscribers, sendable, suspended, and opted out (in the period, when given)."""
+    lists = (lists if lists is not None else SubscriberList.objects.all()).select_related("sender_code")
+    period = Q(subscriptions__opted_out_at__gte=since) if since else Q()
+    if until:
+        period &= Q(subscriptions__opted_out_at__lt=until)
+    totals = lists.annotate(
+        subscribers=Count("subscriptions", filter=Q(subscriptions__status=Subscription.Status.OPTED_IN)),
+        opted_out=Count("subscriptions", filter=Q(subscriptions__status=Subscription.Status.OPTED_OUT) & period),
+    )
+    suspended = dict(
+        Subscription.objects.suspended()
+        .filter(list__in=lists)
+        .values_list("list_id")
+        .annotate(n=Count("id"))
+        .values_list("list_id", "n")
+    )
+    return [
+        ListCounts(
+            sender_code=lst.sender_code.code,
+            list=lst.name,
+            subscribers=lst.subscribers,
+            sendable=lst.subscribers - suspended.get(lst.id, 0),
+            suspended=suspended.get(lst.id, 0),
+            opted_out=lst.opted_out,
+            list_id=lst.id,
+        )
+        for lst in totals.order_by("sender_code__code", "name")
+    ]

@@ -1,0 +1,115 @@
+"""Temporary tables that hold one batch of rows while set-based statements apply it (R10).
+
+A batch is loaded in one stream — `COPY` on PostgreSQL, chunked `executemany` on SQLite —
+then joined to the real tables; nothing issues a query per row. The table lives inside
+the caller's transaction and is dropped when the batch is done.
+"""
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+
+from django.db import connection
+
+SQL_TYPES = {
+    "postgresql": {"text": "text", "int": "bigint", "ts": "timestamptz"},
+    "sqlite": {"text": "text", "int": "integer", "ts": "text"},
+}
+CHUNK = 5000
+COPY_CHUNK = 50_000
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _literal(value) -> str:
+    """A DDL default: only our own vocabulary values and ids ever reach here."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int):
+        return str(int(value))
+    if isinstance(value, str) and _IDENTIFIER.match(value):
+        return f"'{value}'"
+    raise ValueError(f"unsafe default for a staging column: {value!r}")
+
+
+class StagingTable:
+    """A temporary table named `name` with `columns` {name: text|int|ts} and per-batch defaults."""
+
+    def __init__(self, name: str, columns: dict[str, str], defaults: dict | None = None):
+        assert _IDENTIFIER.match(name)
+        self.name = name
+        self.columns = columns
+        self.defaults = defaults or {}
+        self.vendor = connection.vendor
+
+    def __enter__(self) -> "StagingTable":
+        types = SQL_TYPES[self.vendor]
+        columns = ", ".join(
+            f"{col} {types[kind]}" + (f" DEFAULT {_literal(self.defaults[col])}" if col in self.defaults else "")
+            for col, kind in self.columns.items()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {self.name} ({columns})")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+
+    def load(self, columns: list[str], rows: Iterable[tuple]) -> int:
+        """Stream `rows` into the table; returns how many were loaded."""
+        rows = self._adapted(columns, rows)
+        count = 0
+        with connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                # Rows are drawn between COPY statements: a generator may query on this connection.
+                while chunk := list(islice(rows, COPY_CHUNK)):
+                    with cursor.cursor.copy(f"COPY {self.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for row in chunk:
+                            copy.write_row(row)
+                    count += len(chunk)
+                # Temporary tables are never auto-analyzed; the planner needs the row count.
+                cursor.execute(f"ANALYZE {self.name}")
+            else:
+                sql = f"INSERT INTO {self.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                raw = cursor.cursor
+                while chunk := list(islice(rows, CHUNK)):
+                    raw.executemany(sql, chunk)
+                    count += len(chunk)
+        return count
+
+    def _adapted(self, columns: list[str], rows: Iterable[tuple]) -> Iterator[tuple]:
+        """SQLite stores timestamps as Django's UTC text; convert each distinct value once."""
+        ts = [i for i, col in enumerate(columns) if self.columns[col] == "ts"]
+        if self.vendor != "sqlite" or not ts:
+            yield from rows
+            return
+        cache: dict[datetime, str] = {}
+        adapt = connection.ops.adapt_datetimefield_value
+        for row in rows:
+            row = list(row)
+            for i in ts:
+                value = row[i]
+                if value is not None:
+                    row[i] = cache.get(value) or cache.setdefault(value, adapt(value))
+            yield tuple(row)
+
+
+def db_datetime(value: datetime):
+    """A timestamp as a query parameter, in the form the database stores it."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def fetch_int(sql: str, params: Iterable = ()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return int(cursor.fetchone()[0] or 0)
+
+
+def execute(sql: str, params: Iterable = ()) -> int:
+    """Run one set-based statement; returns the rows it touched."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.rowcount

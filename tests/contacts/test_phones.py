@@ -1,0 +1,224 @@
+"""R11 phone numbers: phonenumbers is the authority, and the bulk fast path never disagrees with it."""
+
+import multiprocessing
+import os
+import random
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import phonenumbers
+import pytest
+
+from contacts.phones import InvalidNumber, UsNormalizer, deciding_lengths, mask, normalize, normalize_us
+
+SAME_NUMBER = [
+    "2025550143",
+    "(202) 555-0143",
+    "+1 202-555-0143",
+    "12025550143",
+    "1-202-555-0143",
+    "202.555.0143",
+]
+
+HOSTILE = [
+    "",
+    "   ",
+    "letters",
+    "abc-def-ghij",
+    "202555014",  # 9 digits
+    "2025550143012345",  # 16 digits
+    "+44 20 7946 0958",
+    "+1 416 555 0143",  # Toronto: +1, but Canada
+    "+1 876 555 0143",  # Jamaica
+    "202\x00555\x000143",
+    "\x00" * 12,
+    "٢٠٢٥٥٥٠١٤٣",  # Arabic-Indic digits
+    "２０２５５５０１４３",  # fullwidth digits
+    "+2025550143",  # "+" then ten digits is country code 20, not +1
+    "1202555014",
+    "0202555014",
+    "12025550143x12",
+    "202-555-0143 ext. 7",
+    "1-800-FLOWERS",
+    "202 555 0143 / 202 555 0144",
+    "tel:+1-202-555-0143",
+    "1+2025550143",
+    "++12025550143",
+    "2115550143",  # N11 service code as an area code
+    "5235550143",  # personal-number range: decided by six digits, not four
+    "8005550143",
+    "9005550143",
+    "+1\t202\t555\t0143",
+    "\u00a0202 555 0143",
+]
+
+
+def outcome(normalizer, raw: str) -> str:
+    """The E.164 result, or the reason it was refused."""
+    try:
+        return normalizer(raw)
+    except InvalidNumber as exc:
+        return f"invalid: {exc}"
+
+
+@pytest.mark.parametrize("raw", SAME_NUMBER)
+def test_r11_common_formats_are_the_same_number(raw):
+    assert normalize(raw) == "+12025550143"
+    assert normalize_us(raw) == "+12025550143"
+    assert UsNormalizer()(raw) == "+12025550143"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "not a phone number"),
+        ("   ", "not a phone number"),
+        ("letters", "not a phone number"),
+        ("202555014", "too short"),
+        ("2025550143012345", "too long"),
+        ("202\x00555\x000143", "not a phone number"),
+        ("2025550143 x12", "has an extension"),
+        ("5555550143", "not a valid number"),
+    ],
+)
+def test_r11_invalid_input_is_refused_with_a_reason(raw, reason):
+    with pytest.raises(InvalidNumber, match=f"^{reason}$"):
+        normalize(raw)
+    with pytest.raises(InvalidNumber, match=f"^{reason}$"):
+        UsNormalizer()(raw)
+
+
+@pytest.mark.parametrize(("raw", "e164"), [("+44 20 7946 0958", "+442079460958"), ("+1 416 555 0143", "+14165550143")])
+def test_r11_valid_foreign_numbers_are_not_us_numbers(raw, e164):
+    assert normalize(raw) == e164
+    with pytest.raises(InvalidNumber, match="^not a US number$"):
+        normalize_us(raw)
+    with pytest.raises(InvalidNumber, match="^not a US number$"):
+        UsNormalizer()(raw)
+
+
+def test_r11_a_megabyte_string_is_refused_quickly():
+    huge = "2" * 1_000_000
+    start = time.perf_counter()
+    with pytest.raises(InvalidNumber, match="too long"):
+        normalize_us(huge)
+    with pytest.raises(InvalidNumber, match="too long"):
+        UsNormalizer()(huge)
+    assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize("raw", HOSTILE + SAME_NUMBER)
+def test_r11_fast_path_agrees_with_phonenumbers_on_odd_input(raw):
+    assert outcome(UsNormalizer(), raw) == outcome(normalize_us, raw)
+
+
+def test_r11_fast_path_is_on_for_every_area_code():
+    lengths, us_longest = deciding_lengths()
+    # A metadata upgrade the analysis cannot read would silently drop to full-number keys; say so instead.
+    assert lengths and max(lengths.values()) < 10
+    assert 4 <= us_longest < 10
+
+
+def test_r11_deciding_prefix_decides_the_verdict():
+    lengths, _ = deciding_lengths()
+    rng = random.Random(11)
+    for area in range(200, 1000):
+        code = str(area)
+        size = lengths.get(code, 3)
+        for _ in range(2):
+            prefix = code + "".join(rng.choice("0123456789") for _ in range(size - 3))
+            tails = ["".join(rng.choice("0123456789") for _ in range(10 - size)) for _ in range(3)]
+            verdicts = {outcome(normalize_us, prefix + tail).startswith("+") for tail in tails}
+            assert len(verdicts) == 1, f"{prefix}… is not decided by {size} digits"
+
+
+def test_r11_a_shorter_prefix_would_not_decide():
+    # 523-55x is split at the sixth digit (personal numbers), which is why the fast path reads six there.
+    assert deciding_lengths()[0]["523"] == 6
+    assert outcome(normalize_us, "5235500143") != outcome(normalize_us, "5235550143")
+
+
+def test_r10_fast_path_asks_phonenumbers_once_per_deciding_prefix(monkeypatch):
+    calls = 0
+    real_parse = phonenumbers.parse
+
+    def counting_parse(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(phonenumbers, "parse", counting_parse)
+    normalizer = UsNormalizer()
+    results = {normalizer(f"202{exchange}{line:04d}") for exchange in range(200, 1000) for line in (143, 9999)}
+    assert len(results) == 1600
+    assert calls == 8  # 202-2…, 202-3…, …, 202-9…: four digits decide a Washington DC number
+
+
+def test_r12_mask_keeps_only_the_last_four_digits():
+    assert mask("+12025550143") == "+1******0143"
+    assert mask("(202) 555-0143") == "(***) ***-0143"
+    assert mask("0143") == "0143"
+    assert mask("no digits") == "no digits"
+
+
+# --- One million random inputs ---
+
+MILLION = 1_000_000
+SLICES = 8
+SEPARATORS = (" ", "-", ".", "(", ")", "", "", "", "", "")
+PREFIXES = ("", "", "", "1", "+1", "+1 ", "1-", "1 ", "+ 1", "(+1) ", "+", " ")
+LAYOUTS = ("({}) {}-{}", "{}-{}-{}", "{}.{}.{}", "{} {} {}", "({}){}-{}", "{}{}{}")
+
+
+def random_inputs(seed: int, count: int, area_codes: list[str]):
+    """Cheap, seeded phone-ish strings: ten-digit numbers in many dresses, and 7-15 digit strings."""
+    rng = random.Random(seed)
+    pick, randrange, rand = rng.choice, rng.randrange, rng.random
+    for _ in range(count):
+        roll = rand()
+        if roll < 0.75:
+            # Half with an area code in use, so valid numbers are common enough to prove something.
+            if roll < 0.375:
+                national = f"{pick(area_codes)}{randrange(10_000_000):07d}"
+            else:
+                national = f"{randrange(10_000_000_000):010d}"
+            dress = rand()
+            if dress < 0.5:
+                body = pick(LAYOUTS).format(national[:3], national[3:6], national[6:])
+            elif dress < 0.8:
+                body = national
+            else:
+                body = "".join(digit + pick(SEPARATORS) for digit in national)
+            yield pick(PREFIXES) + body
+        else:
+            size = randrange(7, 16)
+            yield pick(("", "+", "1", "+1")) + f"{randrange(10**size):0{size}d}"
+
+
+def compare_slice(seed: int, count: int) -> tuple[int, int, list[tuple[str, str, str]]]:
+    """Run one seeded slice through both paths; return (inputs, valid, first disagreements)."""
+    # Keeps the authority's compiled patterns; the same patterns, only fewer trips through re's cache.
+    phonenumbers.re_util.enable_pattern_cache()
+    area_codes = [str(area) for area in range(200, 1000) if outcome(normalize_us, f"{area}5550143")[0] == "+"]
+    fast = UsNormalizer()
+    seen = valid = 0
+    disagreements = []
+    for raw in random_inputs(seed, count, area_codes):
+        expected = outcome(normalize_us, raw)
+        got = outcome(fast, raw)
+        seen += 1
+        valid += expected[0] == "+"
+        if got != expected and len(disagreements) < 10:
+            disagreements.append((raw, expected, got))
+    return seen, valid, disagreements
+
+
+def test_r11_fast_path_equals_phonenumbers_on_a_million_random_inputs():
+    workers = min(SLICES, os.cpu_count() or 1)
+    per_slice = MILLION // SLICES
+    # The authority is ~60 µs a call; slices run on every core to keep this near half a minute.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        results = list(pool.map(compare_slice, range(2026, 2026 + SLICES), [per_slice] * SLICES))
+    assert sum(seen for seen, _, _ in results) == MILLION
+    assert [d for _, _, slice_disagreements in results for d in slice_disagreements] == []
+    assert sum(valid for _, valid, _ in results) > MILLION // 4
