@@ -83,6 +83,7 @@ class CarrierErrorCode(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="opt_out_codes_have_a_reason",
+                violation_error_message="A code that opts out must say which reason it records.",
                 condition=~Q(action__in=["opt_out_number", "opt_out_sender_code"]) | ~Q(reason=""),
             )
         ]
@@ -234,6 +235,7 @@ class OptOutEvent(models.Model):
         indexes = [
             models.Index(fields=["sender_code", "-occurred_at"], name="event_code_occurred"),
             models.Index(fields=["reason", "occurred_at"], name="event_reason_occurred"),
+            models.Index(fields=["occurred_at"], name="event_occurred"),
             models.Index(fields=["contact", "sender_code", "recorded_at"], name="event_contact_code"),
             models.Index(fields=["ref_type", "ref_id"], name="event_ref"),
         ]

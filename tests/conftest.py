@@ -42,6 +42,12 @@ def _tasks_in_process(request):
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Passwords are not under test; the default hasher costs half a second per user created.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def postgres(db):
     require(connection.vendor == "postgresql", "needs PostgreSQL (set DATABASE_URL=postgres://…)")
