@@ -269,3 +269,7 @@ class SuspensionAdmin(NumberSearchMixin, ServiceManagedMixin, admin.ModelAdmin):
         signals = [Signal(number, now, action=Action.REACTIVATE, ref=request.user) for number in sorted(numbers)]
         out = apply_signals(signals, source=Source.OPERATOR, now=now)
         self.message_user(request, f"{out.reactivated} suspension(s) ended.")
+
+
+# The screens (SMS Contacts, List Health, audience filters) register their own admins.
+from contacts import admin_screens  # noqa: E402, F401

@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ContactsConfig(AppConfig):
     name = "contacts"
     verbose_name = "SMS contacts"
+
+    def ready(self):
+        from contacts.roles import sync_after_migrate
+
+        # The staff groups follow models added after their migration, and survive test database flushes.
+        post_migrate.connect(sync_after_migrate, dispatch_uid="contacts.sync_groups")

@@ -128,3 +128,18 @@ def write_csv(out, header: list[str], rows: Iterable[Iterable]) -> int:
         writer.writerow([escape_cell(v) for v in row])
         count += 1
     return count
+
+
+class _Line:
+    """A file-like object whose write() hands back the line, so csv.writer can feed a generator."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
+    """The header and formula-safe rows as CSV lines, one at a time: memory stays flat for any row count."""
+    writer = csv.writer(_Line(), lineterminator="\n")
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow([escape_cell(v) for v in row])

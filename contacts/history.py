@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.urls import NoReverseMatch, reverse
@@ -14,10 +15,12 @@ class Step(models.IntegerChoices):
     """What happened; the value also orders entries that share a timestamp, cause before effect."""
 
     OPTED_IN = 1, "Opted in"
-    SUSPENDED = 2, "Suspended"
-    OPT_OUT_EVENT = 3, "Opt-out event"
-    SUSPENSION_ENDED = 4, "Suspension ended"
-    OPTED_OUT = 5, "Opted out"
+    RECEIPT = 2, "Delivery receipt"
+    NOTICE = 3, "Carrier notice"
+    SUSPENDED = 4, "Suspended"
+    OPT_OUT_EVENT = 5, "Opt-out event"
+    SUSPENSION_ENDED = 6, "Suspension ended"
+    OPTED_OUT = 7, "Opted out"
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ def ref_link(ref_type: ContentType | None, ref_id: int | None) -> tuple[str, str
 
 
 def number_history(contact: Contact) -> list[HistoryEntry]:
-    """Every opt-in, opt-out event, opt-out and suspension of `contact`, oldest first, in four queries."""
+    """Every opt-in, receipt, notice, opt-out event, opt-out and suspension of `contact`, oldest first."""
     subscriptions = Subscription.objects.filter(contact=contact).select_related("list__sender_code")
     events = list(OptOutEvent.objects.filter(contact=contact).select_related("sender_code", "ref_type"))
     suspensions = contact.suspensions.select_related("carrier", "ref_type")
@@ -96,5 +99,62 @@ def number_history(contact: Contact) -> list[HistoryEntry]:
             entries.append(
                 HistoryEntry(suspension.ended_at, Step.SUSPENSION_ENDED, carrier, suspension.get_end_reason_display())
             )
+    entries += carrier_records(contact, descriptions)
     entries.sort(key=lambda entry: (entry.at, entry.step))
     return entries
+
+
+# The records that carry carrier signals about a number; each shows once its model exists.
+CARRIER_RECORDS = (("reports", "DeliveryReceipt", Step.RECEIPT), ("reports", "CarrierNotice", Step.NOTICE))
+RECORD_TIME_FIELDS = ("occurred_at", "received_at", "created_at")
+RECORDS_SHOWN = 500  # per kind: a number with more has a carrier problem the admin lists show better
+
+
+def carrier_records(contact: Contact, descriptions: dict[int, str]) -> list[HistoryEntry]:
+    """The number's delivery receipts and carrier notices, one query each, when those models are installed."""
+    entries = []
+    for app_label, model_name, step in CARRIER_RECORDS:
+        try:
+            model = apps.get_model(app_label, model_name)
+        except LookupError:
+            continue
+        names = {f.name: f for f in model._meta.concrete_fields}
+        by_contact = [f.name for f in names.values() if f.is_relation and f.related_model is Contact]
+        when = next((name for name in RECORD_TIME_FIELDS if name in names), None)
+        if when is None:
+            continue
+        if by_contact:
+            lookup = {by_contact[0]: contact}
+        elif "phone" in names:
+            lookup = {"phone": contact.phone}
+        else:
+            continue
+        related = [name for name in ("carrier", "sender_code") if name in names and names[name].is_relation]
+        records = list(model.objects.filter(**lookup).select_related(*related).order_by(f"-{when}")[:RECORDS_SHOWN])
+        codes = {getattr(record, "error_code", None) for record in records} - {None} - descriptions.keys()
+        if codes:
+            descriptions.update(CarrierErrorCode.objects.filter(code__in=codes).values_list("code", "description"))
+        content_type = ContentType.objects.get_for_model(model)
+        for record in records:
+            error_code = getattr(record, "error_code", None)
+            ref_label, ref_url = ref_link(content_type, record.pk)
+            entries.append(
+                HistoryEntry(
+                    getattr(record, when),
+                    step,
+                    str(getattr(record, "sender_code", None) or getattr(record, "carrier", None) or ""),
+                    reason=" · ".join(_displayed(record, "event", "outcome")),
+                    source=" · ".join(_displayed(record, "source")),
+                    error_code=error_code,
+                    error_description=descriptions.get(error_code, "") if error_code is not None else "",
+                    recorded_at=getattr(record, "received_at", None) or getattr(record, "created_at", None),
+                    ref_label=ref_label,
+                    ref_url=ref_url,
+                )
+            )
+    return entries
+
+
+def _displayed(record: models.Model, *names: str) -> list[str]:
+    """The labels of whichever of these choice fields the record has."""
+    return [getattr(record, f"get_{name}_display")() for name in names if hasattr(record, f"get_{name}_display")]

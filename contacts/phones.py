@@ -64,6 +64,20 @@ def _e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def display(e164: str) -> str:
+    """A stored number as people write it: (202) 555-0143 at home in +1, +44 20 7946 0958 abroad."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return e164
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 1
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
+
+
 def mask(value: str) -> str:
     """Hide every digit but the last four, and the country code's first digit after a '+' (R12)."""
     digits = sum(ch.isdigit() for ch in value)

@@ -13,8 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
-from django.db.models import Count, F, Q
+from django.db import connection, models, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
 from contacts import phones
@@ -90,7 +90,6 @@ class Outcome:
 SIGNAL_COLUMNS = {
     "seq": "int",
     "phone": "text",
-    "contact_id": "int",
     "action": "text",
     "reason": "text",
     "scope_id": "int",
@@ -142,14 +141,29 @@ def apply_signals(signals: Iterable[Signal], *, source: Source, now: datetime | 
 def apply_staged_signals(batch: StagingTable, *, source: Source, now: datetime | None = None) -> Outcome:
     """Apply the signals loaded into `batch`; call inside the transaction that loaded it (R9)."""
     now = db_datetime(now or timezone.now())
+    if connection.vendor == "postgresql":
+        # Joining a million staged rows to millions of contacts wants its hash tables in memory.
+        execute("SET LOCAL work_mem = '256MB'")
     out = Outcome(signals=fetch_int("SELECT COUNT(*) FROM signal_batch"))
-    execute("UPDATE signal_batch SET contact_id = c.id FROM contacts_contact c WHERE c.phone = signal_batch.phone")
-    out.not_found = fetch_int("SELECT COUNT(*) FROM signal_batch WHERE contact_id IS NULL")
-    out.matched_contacts = fetch_int("SELECT COUNT(DISTINCT contact_id) FROM signal_batch")
+    # Only the signals whose number is a contact go on: a small table, so later joins use indexes.
+    execute("DROP TABLE IF EXISTS signal_match")
+    execute(
+        """
+        CREATE TEMPORARY TABLE signal_match AS
+        SELECT b.seq, c.id AS contact_id, b.action, b.reason, b.scope_id, b.occurred_at, b.until_at, b.error_code,
+               b.carrier_id, b.ref_type_id, b.ref_id
+        FROM signal_batch b JOIN contacts_contact c ON c.phone = b.phone
+        """
+    )
+    if connection.vendor == "postgresql":
+        execute("ANALYZE signal_match")
+    out.not_found = out.signals - fetch_int("SELECT COUNT(*) FROM signal_match")
+    out.matched_contacts = fetch_int("SELECT COUNT(DISTINCT contact_id) FROM signal_match")
     _opt_out(out, source, now)
     _reactivate(out)
     _suspend(out, source)
     _end_suspensions_by_deactivation(out)
+    execute("DROP TABLE signal_match")
     log.info("signals applied source=%s %s", source, " ".join(f"{k}={v}" for k, v in out.counts().items() if v))
     return out
 
@@ -163,7 +177,7 @@ def _opt_out(out: Outcome, source: Source, now) -> None:
         SELECT s.id AS subscription_id, s.contact_id, l.sender_code_id, s.status, s.opted_in_at,
                b.occurred_at, b.reason, b.error_code, b.ref_type_id, b.ref_id,
                ROW_NUMBER() OVER (PARTITION BY s.id ORDER BY b.occurred_at DESC, b.seq) AS rank
-        FROM signal_batch b
+        FROM signal_match b
         JOIN contacts_subscription s ON s.contact_id = b.contact_id
         JOIN contacts_subscriberlist l ON l.id = s.list_id
         WHERE b.action = 'opt_out' AND (b.scope_id IS NULL OR b.scope_id = l.sender_code_id)
@@ -200,8 +214,8 @@ def _opt_out(out: Outcome, source: Source, now) -> None:
 
 def _latest_per_contact(action: str, extra: str = "") -> str:
     return f"""
-        SELECT contact_id, MAX(occurred_at) AS occurred_at FROM signal_batch
-        WHERE action = '{action}' AND contact_id IS NOT NULL {extra} GROUP BY contact_id
+        SELECT contact_id, MAX(occurred_at) AS occurred_at FROM signal_match
+        WHERE action = '{action}' {extra} GROUP BY contact_id
     """
 
 
@@ -232,17 +246,17 @@ def _suspend(out: Outcome, source: Source) -> None:
     # A signal without a carrier uses the contact's carrier on file (R5a).
     execute(
         """
-        UPDATE signal_batch SET carrier_id = c.carrier_id FROM contacts_contact c
-        WHERE signal_batch.action = 'suspend' AND signal_batch.carrier_id IS NULL AND c.id = signal_batch.contact_id
+        UPDATE signal_match SET carrier_id = c.carrier_id FROM contacts_contact c
+        WHERE signal_match.action = 'suspend' AND signal_match.carrier_id IS NULL AND c.id = signal_match.contact_id
         """
     )
     suspending = """
-        FROM signal_batch b JOIN contacts_carrier ca ON ca.id = b.carrier_id AND ca.supports_suspension
-        WHERE b.action = 'suspend' AND b.contact_id IS NOT NULL
+        FROM signal_match b JOIN contacts_carrier ca ON ca.id = b.carrier_id AND ca.supports_suspension
+        WHERE b.action = 'suspend'
     """
-    out.unsupported = fetch_int(
-        "SELECT COUNT(*) FROM signal_batch WHERE action = 'suspend' AND contact_id IS NOT NULL"
-    ) - fetch_int(f"SELECT COUNT(*) {suspending}")
+    out.unsupported = fetch_int("SELECT COUNT(*) FROM signal_match WHERE action = 'suspend'") - fetch_int(
+        f"SELECT COUNT(*) {suspending}"
+    )
     out.suspended = execute(
         f"""
         INSERT INTO contacts_suspension
@@ -323,30 +337,28 @@ def list_counts(
     lists: models.QuerySet | None = None, *, since: datetime | None = None, until: datetime | None = None
 ) -> list[ListCounts]:
     """Per list: subscribers, sendable, suspended, and opted out (in the period, when given)."""
-    lists = (lists if lists is not None else SubscriberList.objects.all()).select_related("sender_code")
-    period = Q(subscriptions__opted_out_at__gte=since) if since else Q()
-    if until:
-        period &= Q(subscriptions__opted_out_at__lt=until)
-    totals = lists.annotate(
-        subscribers=Count("subscriptions", filter=Q(subscriptions__status=Subscription.Status.OPTED_IN)),
-        opted_out=Count("subscriptions", filter=Q(subscriptions__status=Subscription.Status.OPTED_OUT) & period),
+    lists = list((lists if lists is not None else SubscriberList.objects.all()).select_related("sender_code"))
+    ids = [lst.id for lst in lists]
+
+    def per_list(subscriptions: models.QuerySet) -> dict[int, int]:
+        # COUNT(*) grouped by list over (list, status, ...) reads only the index on PostgreSQL.
+        return dict(subscriptions.filter(list_id__in=ids).order_by().values_list("list_id").annotate(n=Count("*")))
+
+    subscribers = per_list(Subscription.objects.opted_in())
+    # From the few active suspensions to their subscriptions, never the other way round (R5).
+    suspended = per_list(
+        Subscription.objects.opted_in().filter(contact_id__in=Suspension.objects.active().values("contact_id"))
     )
-    suspended = dict(
-        Subscription.objects.suspended()
-        .filter(list__in=lists)
-        .values_list("list_id")
-        .annotate(n=Count("id"))
-        .values_list("list_id", "n")
-    )
+    opted_out = per_list(Subscription.objects.opted_out_between(since, until))
     return [
         ListCounts(
             sender_code=lst.sender_code.code,
             list=lst.name,
-            subscribers=lst.subscribers,
-            sendable=lst.subscribers - suspended.get(lst.id, 0),
+            subscribers=subscribers.get(lst.id, 0),
+            sendable=subscribers.get(lst.id, 0) - suspended.get(lst.id, 0),
             suspended=suspended.get(lst.id, 0),
-            opted_out=lst.opted_out,
+            opted_out=opted_out.get(lst.id, 0),
             list_id=lst.id,
         )
-        for lst in totals.order_by("sender_code__code", "name")
+        for lst in sorted(lists, key=lambda lst: (lst.sender_code.code, lst.name))
     ]

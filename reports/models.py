@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.db import models
+from django.db.models import Q
 
 
 class DeactivationReport(models.Model):
@@ -66,3 +67,100 @@ class DeactivationReport(models.Model):
         names = ["rows", "valid", "invalid", "future", "duplicates", "matched_contacts", "opted_out",
                  "already_opted_out", "stale"]  # fmt: skip
         return {name: getattr(self, name) for name in names}
+
+
+class Channel(models.TextChoices):
+    API = "api", "HTTP API"
+    CSV = "csv", "CSV file"
+
+
+class Effect(models.TextChoices):
+    """What a receipt or notice caused once its batch was applied (R7); opt-out events point back to it."""
+
+    DELIVERED = "delivered", "Delivered"
+    RECORDED = "recorded", "Recorded only (temporary failure)"
+    OPTED_OUT = "opted_out", "Opted out"
+    SUSPENDED = "suspended", "Suspended (R5)"
+    REACTIVATED = "reactivated", "Suspension ended"
+    STALE = "stale", "Stale: consent is newer (R3)"
+    UNCHANGED = "unchanged", "Nothing left to change"  # already opted out, already suspended, nothing to end
+    NOT_FOUND = "not_found", "Number on no list"
+    UNSUPPORTED = "unsupported", "Carrier does not suspend"
+
+
+class DeliveryReceipt(models.Model):
+    """A send's receipt with the carrier's error code, recorded once (R6) and applied per the code table."""
+
+    phone = models.CharField(max_length=16, help_text="E.164 (R11).")
+    sender_code = models.ForeignKey("contacts.SenderCode", on_delete=models.PROTECT, related_name="receipts")
+    carrier = models.ForeignKey("contacts.Carrier", null=True, blank=True, on_delete=models.SET_NULL)
+    error_code = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: delivered.")
+    occurred_at = models.DateTimeField()
+    message_id = models.CharField(max_length=128, blank=True, help_text="The provider's id for the send.")
+    source = models.CharField(max_length=4, choices=Channel.choices)
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=12, choices=Effect.choices)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # A receipt is the same receipt when its id says so, or, without an id, when every field does (R6).
+            models.UniqueConstraint(fields=["message_id"], condition=~Q(message_id=""), name="receipt_message_once"),
+            models.UniqueConstraint(
+                fields=["phone", "sender_code", "error_code", "occurred_at"],
+                condition=Q(message_id="", error_code__isnull=False),
+                name="receipt_failure_once",
+            ),
+            # NULLs are distinct in a unique index, so a delivered receipt needs a constraint of its own.
+            models.UniqueConstraint(
+                fields=["phone", "sender_code", "occurred_at"],
+                condition=Q(message_id="", error_code__isnull=True),
+                name="receipt_delivery_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["phone", "-occurred_at"], name="receipt_phone"),
+            models.Index(fields=["-received_at"], name="receipt_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.error_code or 'delivered'} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class CarrierNotice(models.Model):
+    """A carrier saying a number was deactivated, disconnected, is porting, suspended or reactivated."""
+
+    class Event(models.TextChoices):
+        DEACTIVATED = "deactivated", "Deactivated"
+        DISCONNECTED = "disconnected", "Disconnected"
+        PORTING = "porting", "Porting"
+        SUSPENDED = "suspended", "Suspended"
+        REACTIVATED = "reactivated", "Reactivated"
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"  # recorded, never applied: see the rejection reason
+
+    phone = models.CharField(max_length=16, help_text="E.164 (R11).")
+    carrier = models.ForeignKey("contacts.Carrier", on_delete=models.PROTECT, related_name="notices")
+    event = models.CharField(max_length=12, choices=Event.choices)
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=4, choices=Channel.choices)
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=Status.choices)
+    rejection_reason = models.CharField(max_length=200, blank=True)
+    outcome = models.CharField(max_length=12, choices=Effect.choices)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # A replayed notice is the same notice (R6).
+            models.UniqueConstraint(fields=["phone", "carrier", "event", "occurred_at"], name="notice_once"),
+        ]
+        indexes = [
+            models.Index(fields=["phone", "-occurred_at"], name="notice_phone"),
+            models.Index(fields=["-received_at"], name="notice_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.event} at {self.occurred_at:%Y-%m-%d %H:%M}"

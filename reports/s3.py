@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from django.conf import settings
 
@@ -210,6 +210,10 @@ def _s3_errors(bucket: str, key: str) -> Iterator[None]:
             logger.error("deact report access denied bucket=%s key=%s code=%s", bucket, key, code)
             raise ReportAccessDenied(f"access to s3://{bucket}/{key} denied ({code})") from exc
         raise
+    except NoCredentialsError as exc:
+        # Nothing was even asked of S3; like a refusal, retrying will not help until someone configures them.
+        logger.error("deact report no credentials bucket=%s key=%s", bucket, key)
+        raise ReportAccessDenied(f"no AWS credentials to read s3://{bucket}/{key} ({exc})") from exc
 
 
 def _listing() -> list[dict[str, Any]]:

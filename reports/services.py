@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -28,19 +28,30 @@ from reports.parsing import NotAReport, ParseStats, parse_report
 log = logging.getLogger(__name__)
 
 BACKFILL_DAYS = 90  # AWS keeps the last 90 days of dated reports
-PROGRESS_EVERY = 50_000
+# Often enough for a smooth progress bar on a daily file (~100k rows), rare enough to cost nothing.
+PROGRESS_EVERY = 10_000
 
-Progress = Callable[[int, int], None]  # (rows so far, bytes so far)
+APPLIED = "applied"
+ALREADY_APPLIED = "already applied; nothing changed"
+BUSY = "another worker is applying this report; nothing changed here"
+
+# (valid rows so far, bytes read so far, whether the whole file is read and the database now applies it)
+Progress = Callable[[int, int, bool], None]
+ProgressFor = Callable[[DeactivationReport], Progress | None]  # a report's progress callback, once it is known
 
 
 class ReportFailed(Exception):
     """The report could not be applied; its row says why and nothing changed (R8, R9)."""
 
+    def __init__(self, message: str, *, report: DeactivationReport) -> None:
+        super().__init__(message)
+        self.report = report
+
 
 @dataclass
 class IngestResult:
     report: DeactivationReport
-    applied: bool  # False: already applied, or another worker holds it
+    applied: bool  # False: already applied, another worker holds it, or it failed
     message: str
 
     def counts(self) -> dict[str, int]:
@@ -63,15 +74,30 @@ def report_for_object(obj: s3.ReportObject) -> DeactivationReport:
 
 def note_unpublished(key: str, report_date: date | None, error: str) -> DeactivationReport:
     """Keep a visible row for a report that is not in the bucket yet."""
+    return _note_unread(key, report_date, error, DeactivationReport.Status.PENDING)
+
+
+def note_denied(key: str, report_date: date | None, error: str) -> DeactivationReport:
+    """Keep a failed row for a report S3 would not let us see (credentials, policy, requester pays)."""
+    return _note_unread(key, report_date, error, DeactivationReport.Status.FAILED)
+
+
+def _note_unread(key: str, report_date: date | None, error: str, status: str) -> DeactivationReport:
+    """One placeholder row per key, until the object can be read and gets a row of its own."""
+    now = timezone.now()
     report, _ = DeactivationReport.objects.update_or_create(
-        fingerprint=f"s3:{s3.bucket_name()}:{key}:unpublished",
+        fingerprint=_placeholder_fingerprint(key),
         defaults={
             "origin": DeactivationReport.Origin.S3, "bucket": s3.bucket_name(), "key": key,
-            "report_date": report_date, "status": DeactivationReport.Status.PENDING,
-            "error": f"{error} (checked {timezone.now():%Y-%m-%d %H:%M} UTC)",
+            "report_date": report_date, "status": status, "error": f"{error} (checked {now:%Y-%m-%d %H:%M} UTC)",
+            "finished_at": now if status == DeactivationReport.Status.FAILED else None,
         },
     )  # fmt: skip
     return report
+
+
+def _placeholder_fingerprint(key: str) -> str:
+    return f"s3:{s3.bucket_name()}:{key}:unpublished"
 
 
 def report_for_upload(stream: BinaryIO, *, file_name: str, report_date: date | None) -> DeactivationReport:
@@ -82,49 +108,79 @@ def report_for_upload(stream: BinaryIO, *, file_name: str, report_date: date | N
         digest.update(chunk)
         size += len(chunk)
     stream.seek(0)
-    report, created = DeactivationReport.objects.get_or_create(
-        fingerprint=f"sha256:{digest.hexdigest()}",
-        defaults={
-            "origin": DeactivationReport.Origin.UPLOAD, "file_name": file_name[:255], "report_date": report_date,
-            "size": size,
-        },
-    )  # fmt: skip
-    if created:
-        report.file.save(file_name[-100:] or "report.csv", File(stream), save=True)
+    fingerprint = f"sha256:{digest.hexdigest()}"
+    existing = DeactivationReport.objects.filter(fingerprint=fingerprint).first()
+    if existing is not None:
+        if (
+            report_date
+            and existing.report_date != report_date
+            and existing.status != DeactivationReport.Status.SUCCEEDED
+        ):
+            # A retry of a file that failed for want of a date (or had a wrong one) uses the date given now.
+            existing.report_date = report_date
+            existing.save(update_fields=["report_date"])
+        return existing
+    report = DeactivationReport(origin=DeactivationReport.Origin.UPLOAD, fingerprint=fingerprint,
+                                file_name=file_name[:255], report_date=report_date, size=size)  # fmt: skip
+    # The file is stored before the row exists, so no worker ever finds a row without its file.
+    report.file.save(file_name[-100:] or "report.csv", File(stream), save=False)
+    try:
+        with transaction.atomic():
+            report.save()
+    except IntegrityError:
+        # The same content was stored by someone else meanwhile: theirs is the report (R6).
+        report.file.delete(save=False)
+        return DeactivationReport.objects.get(fingerprint=fingerprint)
     return report
 
 
 def ingest(report: DeactivationReport, *, progress: Progress | None = None, today: date | None = None) -> IngestResult:
     """Apply one report at most once; a failure leaves the database as it was and says why."""
     today = today or timezone.now().date()
-    _mark_running(report)
+    skipped = _start(report)
+    if skipped is not None:
+        return skipped
     try:
         with transaction.atomic():
+            # Held until commit: a second worker skips the row instead of waiting for it (R6).
             locked = DeactivationReport.objects.select_for_update(skip_locked=True).filter(pk=report.pk).first()
             if locked is None:
-                return IngestResult(report, False, "another worker is applying this report")
+                return IngestResult(report, False, BUSY)
             if locked.status == DeactivationReport.Status.SUCCEEDED:
-                return IngestResult(locked, False, "already applied; nothing changed")
+                return IngestResult(locked, False, ALREADY_APPLIED)
             _apply(locked, progress, today)
-    except (NotAReport, s3.ReportAccessDenied, s3.ReportNotPublished) as exc:
+    except (NotAReport, s3.ReportAccessDenied) as exc:
         _mark_failed(report, str(exc))
-        raise ReportFailed(str(exc)) from exc
-    except Exception as exc:
+        raise ReportFailed(str(exc), report=report) from exc
+    except s3.ReportNotPublished as exc:
+        # Replaced or removed since it was resolved: left to the caller, which may resolve it again.
+        _mark_failed(report, str(exc))
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
         _mark_failed(report, f"{type(exc).__name__}: {exc}")
         raise
     report.refresh_from_db()
     log.info("report applied report=%s %s", report.pk, " ".join(f"{k}={v}" for k, v in report.counts().items()))
-    return IngestResult(report, True, "applied")
+    return IngestResult(report, True, APPLIED)
 
 
-def _mark_running(report: DeactivationReport) -> None:
-    # Shown in the admin while the ingest transaction (invisible until commit) runs.
-    DeactivationReport.objects.filter(pk=report.pk).exclude(status=DeactivationReport.Status.SUCCEEDED).update(
-        status=DeactivationReport.Status.RUNNING,
-        started_at=timezone.now(),
-        attempts=F("attempts") + 1,
-        error="",
-    )
+def _start(report: DeactivationReport) -> IngestResult | None:
+    """Mark the report running for the admin to see; a result instead when there is nothing to do here."""
+    # A short transaction of its own: the ingest's own stays invisible until it commits.
+    with transaction.atomic():
+        row = DeactivationReport.objects.select_for_update(skip_locked=True).filter(pk=report.pk).first()
+        if row is None:
+            return IngestResult(report, False, BUSY)
+        if row.status == DeactivationReport.Status.SUCCEEDED:
+            return IngestResult(row, False, ALREADY_APPLIED)
+        DeactivationReport.objects.filter(pk=row.pk).update(
+            status=DeactivationReport.Status.RUNNING,
+            started_at=timezone.now(),
+            finished_at=None,
+            attempts=F("attempts") + 1,
+            error="",
+        )
+    return None
 
 
 def _mark_failed(report: DeactivationReport, error: str) -> None:
@@ -150,7 +206,10 @@ def _apply(report: DeactivationReport, progress: Progress | None, today: date) -
     with _open(report) as stream, signal_batch(**defaults) as batch:
         rows = parse_report(stream, report_date=report.report_date, today=today, stats=stats)
         batch.load(["seq", "phone", "occurred_at"], _staged(rows, stats, progress))
-        duplicates = fetch_int("SELECT COUNT(*) - COUNT(DISTINCT phone) FROM signal_batch")
+        # A subquery's DISTINCT can hash; COUNT(DISTINCT) always sorts the whole batch.
+        duplicates = fetch_int(
+            "SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT phone FROM signal_batch) d) FROM signal_batch"
+        )
         outcome = apply_staged_signals(batch, source=Source.DEACTIVATION_REPORT)
     report.rows, report.valid, report.invalid, report.future = (
         stats.rows,
@@ -180,37 +239,55 @@ def _staged(rows: Iterator[tuple[int, str, date]], stats: ParseStats, progress: 
         at = midnight.get(day) or midnight.setdefault(day, datetime.combine(day, time(), tzinfo=UTC))
         yield line, number, at
         if progress and n % PROGRESS_EVERY == 0:
-            progress(n, stats.bytes_read)
+            progress(n, stats.bytes_read, False)
     if progress:
-        progress(stats.valid, stats.bytes_read)
+        progress(stats.valid, stats.bytes_read, True)
 
 
-def fetch_latest(*, progress: Progress | None = None) -> IngestResult:
+def fetch_latest(*, progress_for: ProgressFor | None = None) -> IngestResult:
     """Resolve `latest` to its dated report and apply it once."""
-    try:
-        obj = s3.latest()
-    except s3.ReportNotPublished as exc:
-        note_unpublished(s3.default_key(None), None, str(exc))
-        raise
-    return ingest(report_for_object(obj), progress=progress)
+    obj = _resolve(s3.latest, s3.default_key(None), None)
+    return _ingest_object(obj, progress_for)
 
 
-def fetch_dated(day: date, *, progress: Progress | None = None) -> IngestResult:
+def fetch_dated(day: date, *, progress_for: ProgressFor | None = None) -> IngestResult:
     """Apply the report of one day, once."""
+    obj = _resolve(lambda: s3.dated_report(day), s3.default_key(day), day)
+    return _ingest_object(obj, progress_for)
+
+
+def _ingest_object(obj: s3.ReportObject, progress_for: ProgressFor | None) -> IngestResult:
+    report = report_for_object(obj)
+    return ingest(report, progress=progress_for(report) if progress_for else None)
+
+
+def _resolve(find: Callable[[], s3.ReportObject], key: str, day: date | None) -> s3.ReportObject:
+    """Find a report in the bucket; when it cannot be seen, leave a row that says why."""
     try:
-        obj = s3.dated_report(day)
+        obj = find()
     except s3.ReportNotPublished as exc:
-        note_unpublished(s3.default_key(day), day, str(exc))
+        note_unpublished(key, day, str(exc))
         raise
-    return ingest(report_for_object(obj), progress=progress)
+    except s3.ReportAccessDenied as exc:
+        note_denied(key, day, str(exc))
+        raise
+    # The object may sit under another key (`latest` under its dated twin's, or a "US/" folder),
+    # where report_for_object would not find this placeholder.
+    DeactivationReport.objects.filter(fingerprint=_placeholder_fingerprint(key)).delete()
+    return obj
 
 
-def backfill(*, today: date | None = None, progress: Progress | None = None) -> list[IngestResult]:
-    """Apply every dated report of the last 90 days not applied yet, oldest first."""
+def backfill(*, today: date | None = None, progress_for: ProgressFor | None = None) -> Iterator[IngestResult]:
+    """Apply every dated report of the last 90 days not applied yet, oldest first; a failed one stops nothing."""
     today = today or timezone.now().date()
-    results = []
     for obj in s3.list_reports(since=today - timedelta(days=BACKFILL_DAYS)):
         report = report_for_object(obj)
-        if report.status != DeactivationReport.Status.SUCCEEDED:
-            results.append(ingest(report, progress=progress, today=today))
-    return results
+        if report.status == DeactivationReport.Status.SUCCEEDED:
+            yield IngestResult(report, False, ALREADY_APPLIED)
+            continue
+        try:
+            yield ingest(report, progress=progress_for(report) if progress_for else None, today=today)
+        except (ReportFailed, s3.ReportNotPublished) as exc:
+            # The row records the failure; the other days are still worth applying.
+            report.refresh_from_db()
+            yield IngestResult(report, False, str(exc))

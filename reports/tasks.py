@@ -13,8 +13,8 @@ def ingest_latest_report() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def backfill_reports() -> int:
-    """Apply every dated report of the last 90 days not applied yet, oldest first."""
-    return len(services.backfill())
+    """Apply every dated report of the last 90 days not applied yet, oldest first; returns how many applied."""
+    return sum(result.applied for result in services.backfill())
 
 
 @shared_task(acks_late=True)

@@ -150,3 +150,7 @@ LOGGING = {
 # endpoint and credentials come from boto3's own environment (AWS_ENDPOINT_URL_S3, AWS_*).
 DEACT_REPORTS_REGION = env.str("DEACT_REPORTS_REGION", default="us-east-1")
 DEACT_REPORTS_COUNTRY = env.str("DEACT_REPORTS_COUNTRY", default="us")
+
+# The signal intake API (POST /api/receipts/, /api/carrier-notices/): requests are signed with this shared
+# secret (HMAC-SHA256). Unset, the endpoints answer 503 rather than accept unsigned data.
+SIGNAL_API_SECRET = env.str("SIGNAL_API_SECRET", default="")

@@ -1,12 +1,22 @@
 from django.contrib import admin
-from django.urls import path
+from django.shortcuts import redirect
+from django.templatetags.static import static
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 admin.site.site_header = "smsprogram"
 admin.site.site_title = "smsprogram"
 admin.site.index_title = "SMS program back office"
 
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on every page; resolved per request so the manifest is read lazily."""
+    return redirect(static("favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/", include("reports.urls")),
 ]

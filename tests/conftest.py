@@ -84,10 +84,16 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(redis_url, django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real `celery worker` process on Redis, sharing the test database."""
+def shared_media_root(tmp_path_factory) -> Path:
+    """Where uploaded files go, for the tests and the processes they start alike (MEDIA_ROOT)."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(redis_url, django_db_setup, django_db_blocker, tmp_path_factory, shared_media_root):
+    """A real `celery worker` process on Redis, sharing the test database and uploaded files."""
     with django_db_blocker.unblock():
-        env = child_env(REDIS_URL=redis_url)
+        env = child_env(REDIS_URL=redis_url, MEDIA_ROOT=str(shared_media_root))
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     with open(log, "wb") as out:
         worker = subprocess.Popen(

@@ -69,3 +69,9 @@ def s3_reports(moto_client, s3_proxy, monkeypatch, settings) -> Iterator[ReportB
     finally:
         s3_proxy.reset()
         reports.destroy()
+
+
+@pytest.fixture(autouse=True)
+def _uploads_in_shared_media_root(settings, shared_media_root):
+    """Uploaded reports go where a worker or command process started by a test finds them too."""
+    settings.MEDIA_ROOT = str(shared_media_root)

@@ -1,0 +1,44 @@
+"""Ingest one report in a fresh process and print its time and peak memory as JSON (for bench.run)."""
+
+import argparse
+import json
+import os
+import resource
+import time
+from datetime import date
+
+import django
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file")
+    source.add_argument("--s3-date", type=date.fromisoformat)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsprogram.settings")
+    django.setup()
+    from reports import services
+
+    started = time.perf_counter()
+    if args.file:
+        with open(args.file, "rb") as stream:
+            report = services.report_for_upload(stream, file_name=os.path.basename(args.file), report_date=None)
+        result = services.ingest(report)
+    else:
+        result = services.fetch_dated(args.s3_date)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "counts": result.counts()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's own high-water mark; ru_maxrss would carry over the parent's across fork and exec."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()

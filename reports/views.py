@@ -1,0 +1,151 @@
+"""The signal intake API: signed JSON batches of delivery receipts and carrier notices, machine to machine.
+
+A request is signed with HMAC-SHA256 over `{timestamp}.{raw body}` using the shared SIGNAL_API_SECRET, and
+refused when its timestamp is more than five minutes off. The body is read from the stream with our own
+limit — never more than limit + 1 bytes, refused on Content-Length before reading anything — because
+Django's DATA_UPLOAD_MAX_MEMORY_SIZE guards only `request.body`, which this view never touches.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from reports.intake import SignalIntake
+from reports.models import Channel
+from reports.notices import NoticeIntake
+from reports.receipts import ReceiptIntake
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 8 * 1024 * 1024  # 10,000 items of a few hundred bytes each, with room to spare
+MAX_ITEMS = 10_000
+SIGNATURE_WINDOW = 300  # seconds a signed request stays valid
+READ_CHUNK = 64 * 1024
+SIGNATURE_PREFIX = "sha256="
+
+
+class Refused(Exception):
+    """The request as a whole is refused; nothing was recorded."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class BodyReader:
+    """The raw body, at most `limit` bytes of it; a bigger one is refused having read at most limit + 1."""
+
+    def __init__(self, request: HttpRequest, limit: int) -> None:
+        self.request = request
+        self.limit = limit
+        self.bytes_read = 0
+
+    def refuse_declared_oversize(self) -> None:
+        declared = self.request.META.get("CONTENT_LENGTH") or ""
+        if not declared:
+            return
+        try:
+            size = int(declared)
+        except ValueError:
+            raise Refused(400, "Content-Length is not a number") from None
+        if size > self.limit:
+            raise Refused(413, f"the body is larger than {self.limit} bytes; send fewer items per request")
+
+    def read(self) -> bytes:
+        stream = self.request
+        meta = self.request.META
+        if not meta.get("CONTENT_LENGTH") and meta.get("wsgi.input_terminated"):
+            # A chunked body: the server (gunicorn, mod_wsgi) ends the stream itself, while Django's own
+            # stream reads nothing without a Content-Length. The limit below still bounds what we take.
+            stream = meta["wsgi.input"]
+        chunks = []
+        while self.bytes_read <= self.limit:
+            chunk = stream.read(min(READ_CHUNK, self.limit + 1 - self.bytes_read))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            self.bytes_read += len(chunk)
+        if self.bytes_read > self.limit:
+            raise Refused(413, f"the body is larger than {self.limit} bytes; send fewer items per request")
+        return b"".join(chunks)
+
+
+def signature_headers(request: HttpRequest) -> tuple[str, str]:
+    """The signed timestamp and the signature; refused before the body is read when missing or stale."""
+    signature = request.headers.get("X-Signature", "")
+    timestamp = request.headers.get("X-Signature-Timestamp", "")
+    if not signature.startswith(SIGNATURE_PREFIX):
+        raise Refused(401, "missing or malformed X-Signature (expected sha256=<hex HMAC-SHA256>)")
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise Refused(401, "missing or malformed X-Signature-Timestamp (expected Unix seconds)")
+    if abs(time.time() - int(timestamp)) > SIGNATURE_WINDOW:
+        raise Refused(401, "X-Signature-Timestamp is more than 5 minutes off: sign the request again")
+    return timestamp, signature.removeprefix(SIGNATURE_PREFIX)
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str) -> None:
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    # Bytes on both sides: compare_digest refuses non-ASCII text, and a header may carry some.
+    if not hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "replace")):
+        raise Refused(401, "the signature does not match the body")
+
+
+def batch_items(body: bytes, key: str) -> list:
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        raise Refused(400, "the body is not valid JSON") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get(key), list):
+        raise Refused(400, f'expected a JSON object {{"{key}": [...]}}')
+    items = payload[key]
+    if len(items) > MAX_ITEMS:
+        raise Refused(413, f"at most {MAX_ITEMS} {key} per request")
+    return items
+
+
+def intake(request: HttpRequest, key: str, intake_class: type[SignalIntake]) -> JsonResponse:
+    """Check, in order of cost, everything that refuses the request as a whole; then record the batch."""
+    reader = BodyReader(request, MAX_BODY_BYTES)
+    try:
+        secret = settings.SIGNAL_API_SECRET
+        if not secret:
+            raise Refused(503, "not configured: the server has no SIGNAL_API_SECRET")
+        reader.refuse_declared_oversize()
+        if request.content_type.lower() != "application/json":
+            raise Refused(415, "send the batch as application/json")
+        timestamp, signature = signature_headers(request)
+        body = reader.read()
+        verify(secret, timestamp, body, signature)
+        items = batch_items(body, key)
+    except Refused as refused:
+        log.warning(
+            "signal api refused path=%s status=%d bytes_read=%d reason=%r",
+            request.path, refused.status, reader.bytes_read, refused.message,
+        )  # fmt: skip
+        return JsonResponse({"error": refused.message}, status=refused.status)
+    result = intake_class(channel=Channel.API).ingest_items(items)
+    counts = {"accepted": result.accepted, "duplicates": result.duplicates, "invalid": result.invalid,
+              "rejected": result.rejected}  # fmt: skip
+    return JsonResponse({**counts, "results": result.items}, status=202)
+
+
+@csrf_exempt  # a machine endpoint: the signature authenticates it, there is no browser session
+@require_POST
+def receipts(request: HttpRequest) -> JsonResponse:
+    """Record and apply a signed batch of delivery receipts: {"receipts": [...]}."""
+    return intake(request, "receipts", ReceiptIntake)
+
+
+@csrf_exempt  # a machine endpoint: the signature authenticates it, there is no browser session
+@require_POST
+def carrier_notices(request: HttpRequest) -> JsonResponse:
+    """Record and apply a signed batch of carrier notices: {"notices": [...]}."""
+    return intake(request, "notices", NoticeIntake)
