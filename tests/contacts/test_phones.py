@@ -218,7 +218,9 @@ def test_r11_fast_path_equals_phonenumbers_on_a_million_random_inputs():
     workers = min(SLICES, os.cpu_count() or 1)
     per_slice = MILLION // SLICES
     # The authority is ~60 µs a call; slices run on every core to keep this near half a minute.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    # Spawned, not forked: a fork of the test process would copy the locks of the threads other fixtures
+    # leave running (live server, S3 proxy) and could hang for ever.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(compare_slice, range(2026, 2026 + SLICES), [per_slice] * SLICES))
     assert sum(seen for seen, _, _ in results) == MILLION
     assert [d for _, _, slice_disagreements in results for d in slice_disagreements] == []
