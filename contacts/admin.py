@@ -272,4 +272,4 @@ class SuspensionAdmin(NumberSearchMixin, ServiceManagedMixin, admin.ModelAdmin):
 
 
 # The screens (SMS Contacts, List Health, audience filters) register their own admins.
-from contacts import admin_screens  # noqa: E402, F401
+from contacts import admin_filters, admin_screens  # noqa: E402, F401
