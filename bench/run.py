@@ -18,9 +18,10 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bench.doc import DOC, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-DOC = ROOT / "docs" / "benchmarks.md"
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/smsprogram_bench")
 CONTACTS = int(os.environ.get("BENCH_CONTACTS", 2_000_000))
 ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
@@ -168,14 +169,8 @@ def write_doc(floor, local, remote, big_run, sqlite_run) -> None:
     local_s = median([r["seconds"] for r in local])
     remote_s = median([r["seconds"] for r in remote])
     counts = local[0]["counts"]
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     lines = [
-        "# Benchmarks",
-        "",
-        "Produced by `make bench` (`python -m bench.run`); every figure below comes from one run on one machine",
-        f"({os.cpu_count()} cores, {cpu}), so compare the ratios, not the seconds, across machines.",
-        "",
-        "## Deactivation report ingestion (PostgreSQL)",
+        "## Deactivation report ingestion (PostgreSQL, `python -m bench.run`)",
         "",
         f"{CONTACTS:,} contacts on three lists of two sender codes; a report of {ROWS:,} rows: 5% of them",
         "subscribers' numbers, 1% invalid. Median of "
@@ -205,8 +200,7 @@ def write_doc(floor, local, remote, big_run, sqlite_run) -> None:
         f" peak RSS {sqlite_run['peak_rss_mb']:.0f} MB.",
         "",
     ]
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text("\n".join(lines))
+    write_section("ingestion", "\n".join(lines))
 
 
 if __name__ == "__main__":
