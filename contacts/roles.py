@@ -26,8 +26,9 @@ ROLES: dict[str, list[str]] = {
         "reports.add_*",
         "reports.change_*",
     ],
-    # Everything in the product's own apps and the beat schedule, but not user accounts.
-    "Admin": ["contacts.*", "reports.*", "django_celery_beat.*"],
+    # Everything in the product's own apps and the beat schedule, but not user accounts; the login audit
+    # (django-axes) read-only, so a record of who tried to log in cannot be edited away.
+    "Admin": ["contacts.*", "reports.*", "django_celery_beat.*", "axes.view_*"],
 }
 APPS = sorted({rule.split(".", 1)[0] for rules in ROLES.values() for rule in rules})
 

@@ -27,9 +27,11 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_check_deploy_warns_when_tls_switches_are_turned_off():
-    result = manage("check", "--deploy", **PRODUCTION, SECURE_SSL_REDIRECT="0", SESSION_COOKIE_SECURE="0")
-    assert "security.W008" in result.stderr
-    assert "security.W012" in result.stderr
+    switches = {"SECURE_SSL_REDIRECT": "0", "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0",
+                "SECURE_HSTS_SECONDS": "0"}  # fmt: skip
+    result = manage("check", "--deploy", **PRODUCTION, **switches)
+    for warning in ("security.W008", "security.W012", "security.W016", "security.W004"):
+        assert warning in result.stderr
 
 
 def test_debug_off_without_a_secret_key_refuses_to_start():
