@@ -1,6 +1,6 @@
 """Records of the files and messages that carry carrier signals."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -164,3 +164,25 @@ class CarrierNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone} {self.event} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class UsedSignature(models.Model):
+    """A Signal API signature already accepted, kept until its timestamp leaves the window so it is never
+    accepted twice: a captured request replayed within the five minutes is refused (the table is shared by
+    every web worker, unlike a process's memory)."""
+
+    digest = models.CharField(max_length=64, unique=True, help_text="The request's HMAC-SHA256, hex.")
+    expires_at = models.DateTimeField(db_index=True, help_text="When the signature's timestamp goes stale.")
+
+    def __str__(self) -> str:
+        return f"{self.digest[:12]}… until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def claim(cls, digest: str, *, expires_at: datetime, now: datetime) -> bool:
+        """Remember an accepted signature; False when it was accepted before. Call inside the request's
+        transaction: if what it carries fails to apply, the claim rolls back and the sender may retry."""
+        cls.objects.filter(expires_at__lt=now).delete()  # stale ones are refused by their timestamp anyway
+        # get_or_create inserts in a savepoint: a concurrent twin waits on the unique index, then sees the
+        # first one's row once it commits, and is refused.
+        _, created = cls.objects.get_or_create(digest=digest, defaults={"expires_at": expires_at})
+        return created

@@ -1,9 +1,10 @@
 """The signal intake API: signed JSON batches of delivery receipts and carrier notices, machine to machine.
 
 A request is signed with HMAC-SHA256 over `{timestamp}.{raw body}` using the shared SIGNAL_API_SECRET, and
-refused when its timestamp is more than five minutes off. The body is read from the stream with our own
-limit — never more than limit + 1 bytes, refused on Content-Length before reading anything — because
-Django's DATA_UPLOAD_MAX_MEMORY_SIZE guards only `request.body`, which this view never touches.
+refused when its timestamp is more than five minutes off or its signature was accepted before (a replay).
+The body is read from the stream with our own limit — never more than limit + 1 bytes, refused on
+Content-Length before reading anything — because Django's DATA_UPLOAD_MAX_MEMORY_SIZE guards only
+`request.body`, which this view never touches.
 """
 
 import hashlib
@@ -11,14 +12,16 @@ import hmac
 import json
 import logging
 import time
+from datetime import UTC, datetime
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from reports.intake import SignalIntake
-from reports.models import Channel
+from reports.models import Channel, UsedSignature
 from reports.notices import NoticeIntake
 from reports.receipts import ReceiptIntake
 
@@ -91,11 +94,20 @@ def signature_headers(request: HttpRequest) -> tuple[str, str]:
     return timestamp, signature.removeprefix(SIGNATURE_PREFIX)
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str) -> None:
+def verify(secret: str, timestamp: str, body: bytes, signature: str) -> str:
+    """The signature's digest, once it matches the body."""
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     # Bytes on both sides: compare_digest refuses non-ASCII text, and a header may carry some.
     if not hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "replace")):
         raise Refused(401, "the signature does not match the body")
+    return expected
+
+
+def refuse_replay(digest: str, timestamp: str) -> None:
+    """Accept each signature once; it is remembered until its timestamp would be refused as stale anyway."""
+    expires_at = datetime.fromtimestamp(int(timestamp) + SIGNATURE_WINDOW, UTC)
+    if not UsedSignature.claim(digest, expires_at=expires_at, now=datetime.now(UTC)):
+        raise Refused(401, "this signature was used before: sign each request anew")
 
 
 def batch_items(body: bytes, key: str) -> list:
@@ -123,15 +135,18 @@ def intake(request: HttpRequest, key: str, intake_class: type[SignalIntake]) -> 
             raise Refused(415, "send the batch as application/json")
         timestamp, signature = signature_headers(request)
         body = reader.read()
-        verify(secret, timestamp, body, signature)
+        digest = verify(secret, timestamp, body, signature)
         items = batch_items(body, key)
+        # One transaction for the claim and the batch: a batch that fails to apply leaves the signature unused.
+        with transaction.atomic():
+            refuse_replay(digest, timestamp)
+            result = intake_class(channel=Channel.API).ingest_items(items)
     except Refused as refused:
         log.warning(
             "signal api refused path=%s status=%d bytes_read=%d reason=%r",
             request.path, refused.status, reader.bytes_read, refused.message,
         )  # fmt: skip
         return JsonResponse({"error": refused.message}, status=refused.status)
-    result = intake_class(channel=Channel.API).ingest_items(items)
     counts = {"accepted": result.accepted, "duplicates": result.duplicates, "invalid": result.invalid,
               "rejected": result.rejected}  # fmt: skip
     return JsonResponse({**counts, "results": result.items}, status=202)
