@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from django.conf import settings
 
@@ -37,6 +37,9 @@ NOT_PUBLISHED_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled"})
 # If-Match failed: the object was replaced after we resolved it, so that version is gone.
 CHANGED_CODES = frozenset({"PreconditionFailed", "412"})
+# S3 is busy or broken for now; botocore has already retried these a few times before we see them.
+UNAVAILABLE_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
+                               "ThrottlingException", "RequestLimitExceeded", "500", "502", "503", "504"})  # fmt: skip
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -51,6 +54,10 @@ class ReportNotPublished(Exception):
 
 class ReportAccessDenied(Exception):
     """S3 refused access (credentials, policy or requester-pays): retrying will not help."""
+
+
+class S3Unavailable(Exception):
+    """S3 kept failing (5xx, throttling, timeouts) or the connection broke mid-file: retry later."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +160,15 @@ class CountingReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         """Fill `buffer` with up to its length of bytes from the body; 0 at the end."""
         view = memoryview(buffer).cast("B")
-        data = self._body.read(len(view))
+        try:
+            data = self._body.read(len(view))
+        except BotoCoreError as exc:
+            # A reset or a stall mid-body: botocore retries requests, never a body it has begun to hand out.
+            logger.warning("deact report read broke off bucket=%s key=%s bytes_read=%d error=%s",
+                           self._bucket, self._key, self.bytes_read, type(exc).__name__)  # fmt: skip
+            raise S3Unavailable(
+                f"reading s3://{self._bucket}/{self._key} broke off after {self.bytes_read} bytes ({exc})"
+            ) from exc
         count = len(data)
         view[:count] = data
         self.bytes_read += count
@@ -209,11 +224,18 @@ def _s3_errors(bucket: str, key: str) -> Iterator[None]:
         if code in ACCESS_DENIED_CODES:
             logger.error("deact report access denied bucket=%s key=%s code=%s", bucket, key, code)
             raise ReportAccessDenied(f"access to s3://{bucket}/{key} denied ({code})") from exc
+        if code in UNAVAILABLE_CODES:
+            logger.warning("deact report s3 unavailable bucket=%s key=%s code=%s", bucket, key, code)
+            raise S3Unavailable(f"S3 kept answering {code} for s3://{bucket}/{key}") from exc
         raise
     except NoCredentialsError as exc:
         # Nothing was even asked of S3; like a refusal, retrying will not help until someone configures them.
         logger.error("deact report no credentials bucket=%s key=%s", bucket, key)
         raise ReportAccessDenied(f"no AWS credentials to read s3://{bucket}/{key} ({exc})") from exc
+    except BotoCoreError as exc:
+        # Unreachable or timing out through all of botocore's own retries.
+        logger.warning("deact report s3 unreachable bucket=%s key=%s error=%s", bucket, key, type(exc).__name__)
+        raise S3Unavailable(f"S3 did not answer for s3://{bucket}/{key} ({exc})") from exc
 
 
 def _listing() -> list[dict[str, Any]]:

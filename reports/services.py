@@ -271,6 +271,9 @@ def _resolve(find: Callable[[], s3.ReportObject], key: str, day: date | None) ->
     except s3.ReportAccessDenied as exc:
         note_denied(key, day, str(exc))
         raise
+    except s3.S3Unavailable as exc:
+        note_unpublished(key, day, f"{exc}; will retry")
+        raise
     # The object may sit under another key (`latest` under its dated twin's, or a "US/" folder),
     # where report_for_object would not find this placeholder.
     DeactivationReport.objects.filter(fingerprint=_placeholder_fingerprint(key)).delete()

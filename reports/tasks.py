@@ -1,23 +1,29 @@
 from celery import shared_task
 
+from django.db import InterfaceError, OperationalError
+
 from reports import s3, services
 from reports.models import DeactivationReport
 
+# Worth another try: the database connection dropped (the transaction rolled back, R9), or S3 failed for now.
+# Django opens a new connection for the retry: the worker closes unusable ones before each task.
+TRANSIENT = (OperationalError, InterfaceError, s3.S3Unavailable)
 
-@shared_task(acks_late=True, autoretry_for=(s3.ReportNotPublished,), retry_backoff=600, retry_backoff_max=3600,
-             max_retries=12)  # fmt: skip
+
+@shared_task(acks_late=True, autoretry_for=(s3.ReportNotPublished, *TRANSIENT), retry_backoff=600,
+             retry_backoff_max=3600, max_retries=12)  # fmt: skip
 def ingest_latest_report() -> dict[str, int]:
-    """Fetch today's deactivation report and apply it; retried while it is not published yet."""
+    """Fetch today's deactivation report and apply it; retried while it is not published yet or S3 is failing."""
     return services.fetch_latest().counts()
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=600, retry_backoff_max=3600, max_retries=12)
 def backfill_reports() -> int:
     """Apply every dated report of the last 90 days not applied yet, oldest first; returns how many applied."""
     return sum(result.applied for result in services.backfill())
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5, retry_jitter=False, max_retries=5)
 def ingest_report(report_id: int) -> dict[str, int]:
-    """Apply one stored report (an upload) by id."""
+    """Apply one stored report (an upload) by id; retried when the database connection drops."""
     return services.ingest(DeactivationReport.objects.get(pk=report_id)).counts()

@@ -8,6 +8,7 @@ ways, and asks its settable `fault` hook first, so a test can inject failures.
 
 import http.client
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -68,15 +69,21 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class Fault:
-    """An S3 error the proxy sends instead of forwarding the request."""
+    """What the proxy does to a request instead of forwarding it as is.
 
-    status: int
-    code: str
+    With a status, it answers with that S3 error; with status 0 it forwards the request. Either way it
+    first waits `delay` seconds (a slow S3), and a forwarded answer can be cut off by a TCP reset once
+    `reset_after` bytes of its body went out (a connection dropped mid-body).
+    """
+
+    status: int = 0
+    code: str = ""
     message: str = "injected by the test proxy"
+    delay: float = 0.0
+    reset_after: int | None = None
 
 
-# Asked before every request is forwarded: a Fault to answer with instead, or None to forward.
-# Later faults (a delay, a reset after N body bytes) become Fault fields that _ProxyHandler acts on.
+# Asked before every request is forwarded: a Fault to act out, or None to forward it untouched.
 FaultHook = Callable[[RecordedRequest], Fault | None]
 
 
@@ -220,11 +227,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         proxy.record(request)
         try:
             refusal = proxy.refusal(request)
-            if refusal is not None:
+            if refusal is not None and refusal.delay:
+                time.sleep(refusal.delay)
+            if refusal is not None and refusal.status:
                 self._discard_body()
                 self._send_error(request, refusal)
             else:
-                self._forward(request, proxy.upstream_port)
+                self._forward(request, proxy.upstream_port, reset_after=refusal.reset_after if refusal else None)
         except (BrokenPipeError, ConnectionResetError):
             # The client hung up (e.g. it closed a body early): nothing left to answer.
             self.close_connection = True
@@ -301,8 +310,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _forward(self, request: RecordedRequest, upstream_port: int) -> None:
-        """Send the request upstream and stream the answer back."""
+    def _forward(self, request: RecordedRequest, upstream_port: int, *, reset_after: int | None = None) -> None:
+        """Send the request upstream and stream the answer back, or `reset_after` bytes of its body."""
         upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
         try:
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -333,12 +342,25 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             elif has_body and response.length is None:
                 self.close_connection = True
             self.end_headers()
+            sent = 0
             while has_body and (data := response.read(CHUNK)):
+                if reset_after is not None and sent + len(data) >= reset_after:
+                    self._reset_after(data[: reset_after - sent], rechunk)
+                    return
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if rechunk else data)
+                sent += len(data)
             if rechunk:
                 self.wfile.write(b"0\r\n\r\n")
         finally:
             upstream.close()
+
+    def _reset_after(self, data: bytes, rechunk: bool) -> None:
+        """Send the last bytes, then drop the connection with a TCP reset rather than a clean close."""
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if rechunk else data)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
 
 
 @dataclass
