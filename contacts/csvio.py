@@ -67,7 +67,11 @@ def read_rows(
         if any(len(f) > MAX_FIELD for f in fields):
             errors.add(line, "a field is too long")
             continue
-        row = {c: fields[i].strip() if i < len(fields) else "" for c, i in positions.items()}
+        if len(fields) > len(header) and any(f.strip() for f in fields[len(header) :]):
+            # Cells past the header's last column: a stray delimiter or broken quoting shifted the row.
+            errors.add(line, f"{len(fields)} fields; the header has {len(header)}")
+            continue
+        row = {c: unescape_cell(fields[i].strip()) if i < len(fields) else "" for c, i in positions.items()}
         if any(_has_surrogates(v) for v in row.values()):
             errors.add(line, "not UTF-8 text")
             continue
@@ -108,14 +112,23 @@ def parse_timestamp(text: str) -> datetime:
 
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+# What makes Excel, LibreOffice or Google Sheets read a cell as a formula (or a DDE call), the full-width
+# forms included; spreadsheets skip leading spaces before deciding.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def escape_cell(value) -> str:
-    """Keep a spreadsheet from running a cell as a formula (R12); an E.164 number stays data."""
+    """Keep a spreadsheet from running a cell as a formula (R12); a validated E.164 number stays data."""
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_START) and not E164.match(text):
+    if text.lstrip(" ").startswith(FORMULA_START) and not E164.match(text):
         return "'" + text
+    return text
+
+
+def unescape_cell(text: str) -> str:
+    """Undo escape_cell, so an exported file reads back as the values it was made from."""
+    if text.startswith("'") and text[1:].lstrip(" ").startswith(FORMULA_START):
+        return text[1:]
     return text
 
 

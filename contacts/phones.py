@@ -64,6 +64,25 @@ def _e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+class FileNumbers:
+    """E.164 for each row of a file: the fast US path first, `phonenumbers` itself for anything else (R11)."""
+
+    def __init__(self) -> None:
+        self._us = UsNormalizer()
+
+    def __call__(self, raw: str) -> str:
+        if not raw:
+            raise ValueError("phone is required")
+        try:
+            return self._us(raw)
+        except InvalidNumber:
+            pass
+        try:
+            return normalize(raw)
+        except InvalidNumber as exc:
+            raise ValueError(f"invalid phone number: {exc}") from None
+
+
 def display(e164: str) -> str:
     """A stored number as people write it: (202) 555-0143 at home in +1, +44 20 7946 0958 abroad."""
     try:

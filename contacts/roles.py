@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from django.apps import apps as global_apps
 from django.apps.registry import Apps
 
-VIEW = ["contacts.view_*", "reports.view_*"]
+VIEW = ["contacts.view_*", "reports.view_*", "transfers.view_*"]
 ROLES: dict[str, list[str]] = {
     # Sees every screen; never exports raw numbers, opts out, imports or edits codes.
     "Viewer": VIEW,
@@ -25,10 +25,11 @@ ROLES: dict[str, list[str]] = {
         "contacts.*_savedfilter",
         "reports.add_*",
         "reports.change_*",
+        "transfers.add_importjob",  # CSV imports: only Operator and Admin
     ],
     # Everything in the product's own apps and the beat schedule, but not user accounts; the login audit
     # (django-axes) read-only, so a record of who tried to log in cannot be edited away.
-    "Admin": ["contacts.*", "reports.*", "django_celery_beat.*", "axes.view_*"],
+    "Admin": ["contacts.*", "reports.*", "transfers.*", "django_celery_beat.*", "axes.view_*"],
 }
 APPS = sorted({rule.split(".", 1)[0] for rules in ROLES.values() for rule in rules})
 
@@ -50,5 +51,5 @@ def sync_groups(apps: Apps = global_apps) -> None:
 
 def sync_after_migrate(sender, apps: Apps = global_apps, **kwargs) -> None:
     """post_migrate: cover the permissions of models added since (they exist only after their migrate)."""
-    if sender.label in ("contacts", "reports"):
+    if sender.label in ("contacts", "reports", "transfers"):
         sync_groups(apps)

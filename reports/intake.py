@@ -67,25 +67,6 @@ class IntakeResult:
         return line
 
 
-class Numbers:
-    """E.164 for each row: the fast US path first, `phonenumbers` itself for anything else (R11)."""
-
-    def __init__(self) -> None:
-        self._us = phones.UsNormalizer()
-
-    def __call__(self, raw: str) -> str:
-        if not raw:
-            raise ValueError("phone is required")
-        try:
-            return self._us(raw)
-        except phones.InvalidNumber:
-            pass
-        try:
-            return phones.normalize(raw)
-        except phones.InvalidNumber as exc:
-            raise ValueError(f"invalid phone number: {exc}") from None
-
-
 def text_fields(item: object, names: Iterable[str]) -> dict[str, str]:
     """A JSON item as the same {column: text} a CSV row gives, so both go through one validation."""
     if not isinstance(item, dict):
@@ -137,7 +118,7 @@ class SignalIntake:
     def __init__(self, *, channel: Channel, now: datetime | None = None) -> None:
         self.channel = channel
         self.now = now or timezone.now()  # the clock validation judges "in the future" by
-        self.numbers = Numbers()
+        self.numbers = phones.FileNumbers()
         self.carriers = Carrier.by_name()
 
     def stage(self, fields: dict[str, str]) -> dict:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "axes",
     "contacts",
     "reports",
+    "transfers",
 ]
 
 MIDDLEWARE = [

@@ -1,12 +1,9 @@
-from datetime import datetime
-
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from contacts import phones
-from contacts.consent import OptIn, apply_opt_ins
-from contacts.csvio import BadFile, RowErrors, parse_timestamp, read_rows
-from contacts.models import Carrier, SenderCode, Source, SubscriberList
+from contacts.consent import apply_opt_ins
+from contacts.csvio import BadFile, RowErrors
+from contacts.models import Source
+from contacts.subscription_rows import SubscriptionRows
 
 
 class Command(BaseCommand):
@@ -31,64 +28,3 @@ class Command(BaseCommand):
             f"unchanged={outcome.unchanged + outcome.duplicates} invalid={errors.count + outcome.refused} "
             f"contacts_created={outcome.contacts_created}"
         )
-
-
-class SubscriptionRows:
-    """Turn CSV rows into opt-ins, naming each bad row (R8)."""
-
-    def __init__(self, errors: RowErrors, *, create_lists: bool):
-        self.errors = errors
-        self.create_lists = create_lists
-        self.lists = {
-            (lst.sender_code.code, lst.name): lst.pk for lst in SubscriberList.objects.select_related("sender_code")
-        }
-        self.carriers = Carrier.by_name()
-        self.now = timezone.now()
-        self.count = 0
-
-    def opt_ins(self, stream):
-        optional = ["email", "carrier"]
-        for line, row in read_rows(stream, required=["phone", "sender_code", "list", "opted_in_at"],
-                                   optional=optional, kind="subscriptions", errors=self.errors):  # fmt: skip
-            self.count += 1
-            try:
-                yield self.opt_in(line, row)
-            except ValueError as exc:
-                self.errors.add(line, str(exc))
-
-    def opt_in(self, line: int, row: dict[str, str]) -> OptIn:
-        number = phones.normalize(row["phone"])
-        list_id = self.list_id(row["sender_code"], row["list"])
-        opted_in_at = self.timestamp(row["opted_in_at"])
-        carrier = row.get("carrier", "")
-        carrier_id = None
-        if carrier:
-            if carrier.lower() not in self.carriers:
-                raise ValueError(f"unknown carrier {carrier[:40]!r}")
-            carrier_id = self.carriers[carrier.lower()].pk
-        email = row.get("email", "")
-        if email and ("@" not in email or len(email) > 254):
-            raise ValueError("invalid email")
-        return OptIn(number, list_id, opted_in_at, email, carrier_id, line)
-
-    def timestamp(self, text: str) -> datetime:
-        try:
-            value = parse_timestamp(text)
-        except ValueError:
-            raise ValueError(f"opted_in_at is not an ISO-8601 timestamp: {text[:40]!r}") from None
-        if value > self.now:
-            raise ValueError("opted_in_at is in the future")
-        return value
-
-    def list_id(self, code: str, name: str) -> int:
-        if not code or not name:
-            raise ValueError("sender_code and list are required")
-        key = (code, name)
-        if key not in self.lists:
-            if not self.create_lists:
-                raise ValueError(f"unknown sender code or list {code[:20]!r} / {name[:40]!r} (use --create-lists)")
-            if len(code) > 20 or len(name) > 120:
-                raise ValueError("sender_code or list name too long")
-            sender_code, _ = SenderCode.objects.get_or_create(code=code, defaults={"kind": SenderCode.kind_for(code)})
-            self.lists[key] = SubscriberList.objects.get_or_create(sender_code=sender_code, name=name)[0].pk
-        return self.lists[key]

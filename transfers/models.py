@@ -1,0 +1,54 @@
+"""Operator CSV imports: the uploaded file, its preview (a dry run), the confirmation and what applying it did."""
+
+from django.conf import settings
+from django.db import models
+
+
+class ImportKind(models.TextChoices):
+    SUBSCRIPTIONS = "subscriptions", "Subscriptions (opt-ins)"
+    OPT_OUTS = "opt_outs", "Manual opt-outs"
+    RECEIPTS = "receipts", "Delivery receipts"
+    CARRIER_NOTICES = "carrier_notices", "Carrier notices"
+
+
+class ImportJob(models.Model):
+    """One uploaded file: previewed before anything is written, applied once and in one transaction when confirmed."""
+
+    class Status(models.TextChoices):
+        VALIDATING = "validating", "Validating"  # the dry run is reading the file
+        PREVIEWED = "previewed", "Ready to confirm"
+        CONFIRMED = "confirmed", "Confirmed: applying"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"  # not this kind of file, or the apply crashed; nothing was written
+
+    kind = models.CharField(max_length=16, choices=ImportKind.choices)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    file_name = models.CharField(max_length=255)
+    size = models.BigIntegerField(default=0)
+    create_lists = models.BooleanField(
+        default=False, help_text="Subscriptions only: create the sender codes and lists the file names."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.VALIDATING, db_index=True)
+    in_background = models.BooleanField(default=False, help_text="Too big for a request: a worker runs it.")
+    # Progress is written from a connection of its own, so staff see it while the applying transaction runs.
+    rows_total = models.PositiveIntegerField(default=0, help_text="Lines in the file, header excluded.")
+    rows_done = models.PositiveIntegerField(default=0)
+    preview = models.JSONField(default=dict, blank=True, help_text="What the dry run counted.")
+    result = models.JSONField(default=dict, blank=True, help_text="What applying the file did.")
+    samples = models.JSONField(default=list, blank=True, help_text="Invalid and refused rows: line and reason.")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "CSV import"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.file_name}"
+
+    @property
+    def percent(self) -> int:
+        return min(100, 100 * self.rows_done // self.rows_total) if self.rows_total else 0

@@ -1,0 +1,332 @@
+"""django-import-export resources for the operator CSV files, set-based underneath.
+
+An import resource reads the uploaded CSV as a stream and hands it to the domain services in one
+batch (`apply_opt_ins`, `apply_signals`, the receipts and notices intake): never a save per row. Its
+`import_data(dry_run=True)` runs the very same statements inside a transaction that is rolled back, so
+the preview counts are what confirming will do. Export resources declare their columns with the
+library's fields and stream rows from `.iterator()`, every cell formula-escaped (R12).
+"""
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, ClassVar
+
+from import_export import resources
+from import_export.fields import Field
+from import_export.results import Error, Result, RowResult
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from contacts import phones
+from contacts.consent import apply_opt_ins
+from contacts.csvio import SAMPLES, BadFile, RowErrors, csv_lines, parse_timestamp, read_rows
+from contacts.models import Contact, OptOutEvent, Reason, SenderCode, Source, Subscription
+from contacts.services import Signal, apply_signals
+from contacts.subscription_rows import SubscriptionRows
+from reports.intake import SignalIntake
+from reports.models import Channel, DeactivationReport
+from reports.notices import NoticeIntake
+from reports.receipts import ReceiptIntake
+from transfers.models import ImportKind
+
+PROGRESS_EVERY = 10_000
+Progress = Callable[[int], None]  # rows read so far
+
+
+@dataclass
+class Summary:
+    """What an import did, or would do: rows by fate, the service's own counts, and the bad rows named (R8)."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0  # valid rows that change nothing: repeats, already so, stale (R3)
+    invalid: int = 0  # unreadable rows and refusals (R3/R4), each sampled with its line and reason
+    details: dict[str, int] = field(default_factory=dict)
+    samples: list[dict] = field(default_factory=list)
+
+    def counts(self) -> dict:
+        return {"rows": self.rows, "created": self.created, "updated": self.updated, "skipped": self.skipped,
+                "invalid": self.invalid, "details": self.details}  # fmt: skip
+
+    def line(self) -> str:
+        """One line of key=value counts for the commands."""
+        return " ".join(f"{name}={value}" for name, value in self.counts().items() if name != "details")
+
+    def as_result(self) -> Result:
+        """The library's Result: its totals and one invalid row per sample, for code that speaks its API."""
+        result = Result()
+        totals = {RowResult.IMPORT_TYPE_NEW: self.created, RowResult.IMPORT_TYPE_UPDATE: self.updated,
+                  RowResult.IMPORT_TYPE_SKIP: self.skipped, RowResult.IMPORT_TYPE_INVALID: self.invalid}  # fmt: skip
+        result.totals.update(totals)
+        result.total_rows = self.rows
+        for sample in self.samples:
+            result.append_invalid_row(sample["line"], {}, ValidationError(sample["reason"]))
+        return result
+
+
+def sampled(*groups: list[dict]) -> list[dict]:
+    return sorted((s for group in groups for s in group), key=lambda s: s["line"])[:SAMPLES]
+
+
+class ImportResource(resources.Resource):
+    """A CSV import applied through the domain services in one transaction; a dry run rolls it back."""
+
+    kind: ClassVar[ImportKind]
+    header: ClassVar[str]  # the columns, as the form and the commands show them
+
+    def __init__(self, *, user=None, create_lists: bool = False, progress: Progress | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.user = user if user is not None and user.pk else None
+        self.create_lists = create_lists
+        self.progress = progress
+
+    def apply(self, stream: BinaryIO) -> Summary:
+        raise NotImplementedError
+
+    def run(self, stream: BinaryIO, *, dry_run: bool) -> Summary:
+        """Apply the file in one transaction; BadFile (nothing changed) when it is not this kind of file."""
+        with transaction.atomic():
+            summary = self.apply(stream)
+            if dry_run:
+                transaction.set_rollback(True)
+        return summary
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None, **kwargs) -> Result:
+        """The library's entry point: a binary stream (or a tablib Dataset) in, its Result out."""
+        stream = dataset if hasattr(dataset, "read") else io.BytesIO(dataset.export("csv").encode())
+        try:
+            return self.run(stream, dry_run=dry_run).as_result()
+        except BadFile as exc:
+            if raise_errors:
+                raise
+            result = Result()
+            result.append_base_error(Error(exc))
+            return result
+
+    def ticking(self, items: Iterable, read: Callable[[], int]) -> Iterator:
+        """Pass items through, reporting the rows read now and then."""
+        last = 0
+        for item in items:
+            yield item
+            if self.progress and read() - last >= PROGRESS_EVERY:
+                last = read()
+                self.progress(last)
+        if self.progress:
+            self.progress(read())
+
+
+class SubscriptionImport(ImportResource):
+    """Opt-ins (R4): a consent older than the number's opt-out is refused, and named with that reason."""
+
+    kind = ImportKind.SUBSCRIPTIONS
+    header = "phone,sender_code,list,opted_in_at[,email,carrier]"
+
+    def apply(self, stream: BinaryIO) -> Summary:
+        errors = RowErrors()
+        rows = SubscriptionRows(errors, create_lists=self.create_lists)
+        outcome = apply_opt_ins(self.ticking(rows.opt_ins(stream), lambda: rows.count), source=Source.IMPORT)
+        return Summary(
+            rows=rows.count,
+            created=outcome.created,
+            updated=outcome.renewed + outcome.reopted,
+            skipped=outcome.unchanged + outcome.duplicates,
+            invalid=errors.count + outcome.refused,
+            details=outcome.counts(),
+            samples=sampled(errors.samples, outcome.refused_samples),
+        )
+
+
+class OptOutImport(ImportResource):
+    """Operator opt-outs scoped to a sender code (R2), recorded as imported, reason `operator` unless given."""
+
+    kind = ImportKind.OPT_OUTS
+    header = "phone,sender_code,occurred_at[,reason]"
+
+    def apply(self, stream: BinaryIO) -> Summary:
+        errors = RowErrors()
+        self.read = 0
+        self.now = timezone.now()
+        self.codes = {code.code: code for code in SenderCode.objects.all()}
+        self.numbers = phones.FileNumbers()
+        rows = read_rows(stream, required=["phone", "sender_code", "occurred_at"], optional=["reason"],
+                         kind="opt-outs", errors=errors)  # fmt: skip
+        outcome = apply_signals(self.ticking(self.signals(rows, errors), lambda: self.read), source=Source.IMPORT,
+                                now=self.now)  # fmt: skip
+        return Summary(
+            rows=self.read,
+            created=outcome.events,
+            updated=outcome.opted_out,
+            skipped=outcome.already_opted_out + outcome.stale + outcome.not_found,
+            invalid=errors.count,
+            details=outcome.counts(),
+            samples=errors.samples,
+        )
+
+    def signals(self, rows: Iterable[tuple[int, dict[str, str]]], errors: RowErrors) -> Iterator[Signal]:
+        for line, row in rows:
+            self.read += 1
+            try:
+                yield self.signal(row)
+            except ValueError as exc:
+                errors.add(line, str(exc))
+
+    def signal(self, row: dict[str, str]) -> Signal:
+        number = self.numbers(row["phone"])
+        code = self.codes.get(row["sender_code"])
+        if code is None:
+            raise ValueError(f"unknown sender code {row['sender_code'][:20]!r}")
+        reason = row.get("reason") or Reason.OPERATOR
+        if reason not in Reason.values:
+            raise ValueError(f"unknown reason {reason[:20]!r} (expected one of {', '.join(Reason.values)})")
+        try:
+            occurred_at = parse_timestamp(row["occurred_at"])
+        except ValueError:
+            raise ValueError(f"occurred_at is not an ISO-8601 timestamp: {row['occurred_at'][:40]!r}") from None
+        if occurred_at > self.now:
+            raise ValueError("occurred_at is in the future")
+        return Signal(number, occurred_at, Reason(reason), sender_code=code, ref=self.user)
+
+
+class IntakeImport(ImportResource):
+    """Receipts and carrier notices go through their own intake: recorded once (R6), then applied."""
+
+    intake: ClassVar[type[SignalIntake]]
+
+    def apply(self, stream: BinaryIO) -> Summary:
+        intake = self.intake(channel=Channel.CSV)
+        result = intake.ingest_file(stream, progress=self.progress)
+        return Summary(
+            rows=result.rows,
+            created=result.accepted + result.rejected,  # a rejected notice is recorded, never applied
+            skipped=result.duplicates,
+            invalid=result.invalid,
+            details={**result.effects, "rejected": result.rejected, **result.applied.counts()},
+            samples=result.errors.samples,
+        )
+
+
+class ReceiptImport(IntakeImport):
+    kind = ImportKind.RECEIPTS
+    header = "phone,sender_code,error_code,occurred_at[,carrier,message_id]"
+    intake = ReceiptIntake
+
+
+class NoticeImport(IntakeImport):
+    kind = ImportKind.CARRIER_NOTICES
+    header = "phone,carrier,event,occurred_at"
+    intake = NoticeIntake
+
+
+IMPORTS: dict[str, type[ImportResource]] = {r.kind: r for r in (SubscriptionImport, OptOutImport, ReceiptImport,
+                                                                 NoticeImport)}  # fmt: skip
+
+
+class ExportResource(resources.Resource):
+    """Columns as the library's fields over ORM paths; rows streamed, never a Dataset of millions."""
+
+    name: ClassVar[str]
+    permission: ClassVar[str]  # raw numbers need contacts.export_numbers (R12)
+    order: ClassVar[tuple[str, ...]] = ("id",)
+
+    def queryset(self, sender_code: str | None = None) -> models.QuerySet:
+        raise NotImplementedError
+
+    def lines(self, queryset: models.QuerySet | None = None) -> Iterator[str]:
+        """The header and every row as formula-safe CSV lines."""
+        fields = self.get_export_fields()
+        paths = [f.attribute for f in fields]
+        queryset = self.queryset() if queryset is None else queryset
+        rows = queryset.order_by(*self.order).values_list(*paths).iterator(chunk_size=5000)
+        return csv_lines(self.get_export_headers(), (tuple(map(cell, row)) for row in rows))
+
+
+def cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+RAW_NUMBERS = "contacts.export_numbers"
+
+
+class ContactExport(ExportResource):
+    name = "contacts"
+    permission = RAW_NUMBERS
+    phone = Field(attribute="phone", column_name="phone")
+    email = Field(attribute="email", column_name="email")
+    carrier = Field(attribute="carrier__name", column_name="carrier")
+    created_at = Field(attribute="created_at", column_name="created_at")
+
+    def queryset(self, sender_code=None):
+        contacts = Contact.objects.all()
+        if sender_code:
+            contacts = contacts.filter(subscriptions__list__sender_code__code=sender_code).distinct()
+        return contacts
+
+
+class SubscriptionExport(ExportResource):
+    """The subscriptions import's columns first, so an export reads back in; then the state."""
+
+    name = "subscriptions"
+    permission = RAW_NUMBERS
+    phone = Field(attribute="contact__phone", column_name="phone")
+    sender_code = Field(attribute="list__sender_code__code", column_name="sender_code")
+    list = Field(attribute="list__name", column_name="list")
+    opted_in_at = Field(attribute="opted_in_at", column_name="opted_in_at")
+    email = Field(attribute="contact__email", column_name="email")
+    carrier = Field(attribute="contact__carrier__name", column_name="carrier")
+    status = Field(attribute="status", column_name="status")
+    opt_in_source = Field(attribute="opt_in_source", column_name="opt_in_source")
+    opted_out_at = Field(attribute="opted_out_at", column_name="opted_out_at")
+    opt_out_reason = Field(attribute="opt_out_reason", column_name="opt_out_reason")
+
+    def queryset(self, sender_code=None):
+        subscriptions = Subscription.objects.all()
+        return subscriptions.filter(list__sender_code__code=sender_code) if sender_code else subscriptions
+
+
+class OptOutEventExport(ExportResource):
+    """The manual opt-outs import's columns first, so an export reads back in; then the record (R7)."""
+
+    name = "opt_out_events"
+    permission = RAW_NUMBERS
+    phone = Field(attribute="contact__phone", column_name="phone")
+    sender_code = Field(attribute="sender_code__code", column_name="sender_code")
+    occurred_at = Field(attribute="occurred_at", column_name="occurred_at")
+    reason = Field(attribute="reason", column_name="reason")
+    source = Field(attribute="source", column_name="source")
+    error_code = Field(attribute="error_code", column_name="error_code")
+    recorded_at = Field(attribute="recorded_at", column_name="recorded_at")
+
+    def queryset(self, sender_code=None):
+        events = OptOutEvent.objects.all()
+        return events.filter(sender_code__code=sender_code) if sender_code else events
+
+
+class ReportSummaryExport(ExportResource, resources.ModelResource):
+    """Deactivation reports' counts: no numbers in it, so viewing reports is enough."""
+
+    name = "deactivation_reports"
+    permission = "reports.view_deactivationreport"
+    order = ("-created_at", "-id")
+
+    class Meta:
+        model = DeactivationReport
+        fields = export_order = (
+            "report_date", "origin", "key", "file_name", "status", *DeactivationReport().counts(), "started_at",
+            "finished_at",
+        )  # fmt: skip
+
+    def queryset(self, sender_code=None):
+        return DeactivationReport.objects.all()
+
+
+EXPORTS: dict[str, type[ExportResource]] = {r.name: r for r in (ContactExport, SubscriptionExport, OptOutEventExport,
+                                                                 ReportSummaryExport)}  # fmt: skip

@@ -1,0 +1,151 @@
+"""Operator imports: store the upload, preview it (a dry run), apply it once when confirmed.
+
+Files up to LARGE_ROWS rows are previewed and applied within the request; bigger ones by a Celery
+worker from the same stored file, with progress on the job. Either way nothing is written before the
+operator confirms, and the confirmed import is one transaction (R9).
+"""
+
+import logging
+from datetime import datetime
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.utils import timezone
+
+from contacts.csvio import BadFile
+from transfers.models import ImportJob, ImportKind
+from transfers.resources import IMPORTS, ImportResource
+
+log = logging.getLogger(__name__)
+
+LARGE_ROWS = 50_000  # more than this and the admin hands the file to a worker
+CHUNK = 1 << 20
+Status = ImportJob.Status
+
+
+def start_import(*, kind: ImportKind, upload: UploadedFile, user, create_lists: bool = False) -> ImportJob:
+    """Store the upload as a job and preview it: now when it is small, on a worker when it is not."""
+    job = ImportJob(kind=kind, file_name=upload.name[:255], size=upload.size or 0, create_lists=create_lists,
+                    created_by=user if user is not None and user.pk else None)  # fmt: skip
+    job.file.save(upload.name, upload, save=False)
+    job.rows_total = count_rows(job)
+    job.in_background = job.rows_total > LARGE_ROWS
+    job.save()
+    log.info("import stored job=%d kind=%s rows_total=%d background=%s", job.pk, kind, job.rows_total,
+             job.in_background)  # fmt: skip
+    if job.in_background:
+        from transfers import tasks
+
+        transaction.on_commit(lambda: tasks.validate_import.delay(job.pk), robust=True)
+        return job
+    return validate(job)
+
+
+def count_rows(job: ImportJob) -> int:
+    """Lines after the header, counted in chunks: the progress bar's 100%."""
+    lines, last = 0, b"\n"
+    with job.file.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines += last != b"\n"
+    return max(lines - 1, 0)
+
+
+def resource_for(job: ImportJob, progress=None) -> ImportResource:
+    return IMPORTS[job.kind](user=job.created_by, create_lists=job.create_lists, progress=progress)
+
+
+def validate(job: ImportJob) -> ImportJob:
+    """The preview: run the import in a transaction that is rolled back, and keep what it counted."""
+    if job.status != Status.VALIDATING:
+        return job  # a repeated task: the preview is already there
+    with JobProgress(job.pk) as progress, job.file.open("rb") as stream:
+        try:
+            summary = resource_for(job, progress).run(stream, dry_run=True)
+        except BadFile as exc:
+            return _fail(job, str(exc))
+    ImportJob.objects.filter(pk=job.pk, status=Status.VALIDATING).update(
+        status=Status.PREVIEWED, preview=summary.counts(), samples=summary.samples, rows_done=summary.rows
+    )
+    job.refresh_from_db()
+    log.info("import previewed job=%d %s", job.pk, summary.line())
+    return job
+
+
+def confirm(job: ImportJob, *, now: datetime | None = None) -> bool:
+    """The operator's go-ahead; False when the job was not waiting for one (confirmed twice, failed)."""
+    confirmed = ImportJob.objects.filter(pk=job.pk, status=Status.PREVIEWED).update(
+        status=Status.CONFIRMED, confirmed_at=now or timezone.now(), rows_done=0
+    )
+    if not confirmed:
+        return False
+    if job.in_background:
+        from transfers import tasks
+
+        transaction.on_commit(lambda: tasks.apply_import.delay(job.pk), robust=True)
+    else:
+        apply(job.pk)
+    return True
+
+
+def apply(job_id: int) -> ImportJob:
+    """Apply a confirmed import in one transaction, at most once: a second run finds it applied (R6)."""
+    try:
+        with transaction.atomic():
+            _lock(job_id)
+            job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+            if job.status != Status.CONFIRMED:
+                return job
+            with JobProgress(job.pk) as progress, job.file.open("rb") as stream:
+                summary = resource_for(job, progress).run(stream, dry_run=False)
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=Status.APPLIED, result=summary.counts(), samples=summary.samples, rows_done=summary.rows,
+                finished_at=timezone.now(),
+            )  # fmt: skip
+    except BadFile as exc:
+        return _fail(ImportJob.objects.get(pk=job_id), str(exc))
+    except Exception as exc:
+        _fail(ImportJob.objects.get(pk=job_id), f"the import failed and changed nothing: {exc}")
+        raise
+    log.info("import applied job=%d %s", job_id, summary.line())
+    job.refresh_from_db()
+    return job
+
+
+def _lock(job_id: int) -> None:
+    """Two workers handed the same job queue here; the second then sees it applied."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('transfers.importjob'), %s)", [job_id])
+
+
+def _fail(job: ImportJob, error: str) -> ImportJob:
+    ImportJob.objects.filter(pk=job.pk).update(status=Status.FAILED, error=error, finished_at=timezone.now())
+    job.refresh_from_db()
+    log.info("import failed job=%d error=%s", job.pk, error[:200])
+    return job
+
+
+class JobProgress:
+    """Rows read so far, written on a connection of its own so the admin sees it while the import's
+    transaction is open. SQLite allows one writer at a time, so there the count shows only at the end."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.side = None
+
+    def __enter__(self) -> "JobProgress":
+        if connection.vendor == "postgresql":
+            self.side = type(connection)({**connection.settings_dict}, alias="transfers_progress")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.side is not None:
+            self.side.close()
+
+    def __call__(self, rows: int) -> None:
+        if self.side is None:
+            return
+        with self.side.cursor() as cursor:
+            cursor.execute("UPDATE transfers_importjob SET rows_done = %s WHERE id = %s", [rows, self.job_id])
