@@ -9,7 +9,7 @@ import logging
 from datetime import datetime
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from contacts.csvio import BadFile
@@ -137,7 +137,8 @@ class JobProgress:
 
     def __enter__(self) -> "JobProgress":
         if connection.vendor == "postgresql":
-            self.side = type(connection)({**connection.settings_dict}, alias="transfers_progress")
+            main = connections[DEFAULT_DB_ALIAS]
+            self.side = type(main)({**main.settings_dict}, alias="transfers_progress")
         return self
 
     def __exit__(self, *exc) -> None:
