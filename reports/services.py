@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -141,7 +141,9 @@ def ingest(report: DeactivationReport, *, progress: Progress | None = None, toda
     if skipped is not None:
         return skipped
     try:
-        with transaction.atomic():
+        # Staging COPYs through the driver's own cursor: its errors are made Django's here, so a dropped
+        # connection is an OperationalError (which the tasks retry) and is known to be unusable.
+        with transaction.atomic(), connection.wrap_database_errors:
             # Held until commit: a second worker skips the row instead of waiting for it (R6).
             locked = DeactivationReport.objects.select_for_update(skip_locked=True).filter(pk=report.pk).first()
             if locked is None:
