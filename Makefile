@@ -37,6 +37,7 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.imports
 
 ci:
 	bash .ci/run
