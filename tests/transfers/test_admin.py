@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from contacts.csvio import escape_cell
 from contacts.models import Contact, Subscription
+from reports.models import DeactivationReport
 from tests.factories import ContactFactory, SubscriptionFactory, at
 from tests.transfers.conftest import SUBSCRIPTIONS_HEADER, upload
 from transfers import services
@@ -145,3 +146,14 @@ def test_export_command_writes_only_data(flash, capsys):
     assert out.splitlines()[1].startswith("+12025550143,45678,Flash,2026-01-01T00:00:00+00:00")
     assert err.strip() == "exported=1"
     assert Contact.objects.count() == 1
+
+
+def test_report_summaries_export_their_counts(client, staff):
+    DeactivationReport.objects.create(origin="upload", fingerprint="f1", file_name="=evil.csv", rows=10, opted_out=3)
+    client.force_login(staff("Viewer"))
+
+    rows = read_csv(client.get(reverse("admin:transfers_importjob_export", args=["deactivation_reports"])))
+
+    header = dict(zip(rows[0], rows[1]))
+    assert (header["file_name"], header["rows"], header["opted_out"], header["status"]) == ("'=evil.csv", "10", "3",
+                                                                                           "pending")  # fmt: skip
