@@ -205,7 +205,7 @@ class IntakeImport(ImportResource):
             created=result.accepted + result.rejected,  # a rejected notice is recorded, never applied
             skipped=result.duplicates,
             invalid=result.invalid,
-            details={**result.effects, "rejected": result.rejected, **result.applied.counts()},
+            details={**result.effects, "rejected": result.rejected},  # what each recorded row caused
             samples=result.errors.samples,
         )
 
