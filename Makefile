@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: install run test lint format bench ci clean
+.PHONY: install run test soak lint format bench ci clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -32,12 +32,20 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The quick suite; the long fault and load runs (marked slow) are `make soak`. PYTEST_ARGS=... replaces the filter.
+PYTEST_ARGS ?= -m "not slow"
+
 test: lint
 	DEBUG=$${DEBUG:-1} $(BIN)/pytest $(PYTEST_ARGS)
+
+# The slow tests (tests/reliability: 20 kills of a 1M-row ingest, Redis restarts…) on the services CI starts.
+soak: install
+	bash .ci/run soak
 
 bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.imports
+	$(BIN)/python -m bench.receipts_load
 
 ci:
 	bash .ci/run
