@@ -77,6 +77,9 @@ def text_fields(item: object, names: Iterable[str]) -> dict[str, str]:
         if value is None:
             fields[name] = ""
         elif isinstance(value, str):
+            if "\x00" in value:
+                # PostgreSQL text cannot hold NUL: staged, it would fail the whole batch instead of this row.
+                raise ValueError(f"{name} contains a NUL character")
             fields[name] = value.strip()
         elif isinstance(value, int) and not isinstance(value, bool):
             fields[name] = str(value)

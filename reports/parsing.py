@@ -193,11 +193,17 @@ def _reject(stats: ParseStats, line_number: int, reason: str, value: str, *, is_
     """Count an invalid row and keep the first few, numbers masked, for the operator (R8, R12)."""
     stats.invalid += 1
     if len(stats.samples) < MAX_SAMPLES:
-        value = value[:SAMPLE_CHARS]
+        value = shown(value[:SAMPLE_CHARS])
         # A date carries at most 8 digits; more in a date cell may be a misplaced phone number.
         if not is_date or sum(ch.isdigit() for ch in value) > 8:
             value = mask(value)
         stats.samples.append({"line": line_number, "reason": reason, "value": value})
+
+
+def shown(text: str) -> str:
+    """File content fit to store in a message or sample: PostgreSQL text and JSON cannot hold a NUL, and one
+    in a bad row would otherwise fail the whole report (R8)."""
+    return text.replace("\x00", "\N{SYMBOL FOR NULL}")
 
 
 def _read_date(text: str, fallback: date | None) -> date | str:
@@ -244,8 +250,8 @@ def _layout(first: str | BadLine, ahead: list[str | BadLine]) -> _Layout:
         phone = _column_by_content(data, _phone_like)
     if phone is None:
         if header:
-            shown = ", ".join(value.strip() for value in first_fields)[:80]
-            raise NotAReport(f"not a deactivation report: no phone number column (header: {shown})")
+            header_text = shown(", ".join(value.strip() for value in first_fields)[:80])
+            raise NotAReport(f"not a deactivation report: no phone number column (header: {header_text})")
         raise NotAReport(f"not a deactivation report: no phone numbers in its first {len(data)} rows")
     day = _named(names, DATE_COLUMNS) if header else None
     if day is None:
