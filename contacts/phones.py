@@ -98,15 +98,16 @@ def display(e164: str) -> str:
 
 
 def mask(value: str) -> str:
-    """Hide every digit but the last four, and the country code's first digit after a '+' (R12)."""
+    """Hide every digit but the last four, and the country code's first digit after the first '+' (R12)."""
     digits = sum(ch.isdigit() for ch in value)
     keep_from = digits - 4
+    # Only the first '+' starts a country code: "+1…+4…" (two numbers run together) shows one digit, not two.
+    country_digit = value.find("+") + 1 or -1
     seen = 0
     out = []
     for i, ch in enumerate(value):
         if ch.isdigit():
-            after_plus = i > 0 and value[i - 1] == "+"
-            out.append(ch if seen >= keep_from or after_plus else "*")
+            out.append(ch if seen >= keep_from or i == country_digit else "*")
             seen += 1
         else:
             out.append(ch)
