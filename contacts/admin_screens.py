@@ -176,13 +176,14 @@ class SmsContactsAdmin(ScreenAdmin):
             if request.GET.get("newer"):
                 cursor, newer = request.GET["newer"], True
             ids = [lst.id for lst in lists]
+            count = screens.tallied_count(tab, ids, form.cleaned_data) if form.is_valid() else None
             if tab == "opted_out":
-                page = screens.opted_out_page(self.opted_out(form, lists), cursor, newer)
+                page = screens.opted_out_page(self.opted_out(form, lists), cursor, newer, count)
             elif tab == "subscribed":
-                page = screens.subscribed_page(form.filter(screens.sendable_subscriptions(ids)), cursor, newer)
+                page = screens.subscribed_page(form.filter(screens.sendable_subscriptions(ids)), cursor, newer, count)
             else:
                 subs = form.filter(Subscription.objects.opted_in().filter(list_id__in=ids))
-                page = screens.suspended_page(subs, cursor, newer)
+                page = screens.suspended_page(subs, cursor, newer, count)
             back = QueryDict(mutable=True)
             back["back"] = request.get_full_path()
             for row in page.rows:

@@ -298,6 +298,10 @@ class Suspension(models.Model):
         ]
         indexes = [
             models.Index(fields=["expires_at"], condition=Q(ended_at__isnull=True), name="suspension_active_due"),
+            # The Suspended tab pages active suspensions latest first, stopping after a page.
+            models.Index(
+                fields=["-started_at", "-id"], condition=Q(ended_at__isnull=True), name="suspension_active_latest"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -306,6 +310,32 @@ class Suspension(models.Model):
     @property
     def is_active(self) -> bool:
         return self.ended_at is None
+
+
+class ListTally(models.Model):
+    """A change to a list's subscriber and suspended counts, written by database triggers (migration 0007).
+
+    The dashboard sums a list's rows instead of counting millions of subscriptions per page view.
+    On PostgreSQL every statement that changes subscriptions or suspensions appends one row per list it
+    touched, so concurrent writers never wait on a shared counter row; `tallies.compact` folds them
+    together. On SQLite (one writer at a time) the triggers keep one row per list up to date.
+    """
+
+    list = models.ForeignKey(SubscriberList, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    subscribers = models.BigIntegerField(default=0, help_text="Opted in, suspended or not (R5).")
+    suspended = models.BigIntegerField(default=0, help_text="Opted in with an active suspension.")
+
+
+class OptOutTally(models.Model):
+    """A change to the count of a list's opted-out subscriptions by day (UTC) and reason; see ListTally."""
+
+    list = models.ForeignKey(SubscriberList, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    day = models.DateField()
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    count = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["list", "day"], name="optout_tally_list_day")]
 
 
 class SmsContact(Subscription):

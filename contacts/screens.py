@@ -1,8 +1,8 @@
 """The reads behind the admin screens, each bounded however large the tables grow.
 
 Pages are keyset-paginated (no OFFSET, no COUNT(*) of the whole table); totals shown on a
-page are capped; the chart and dashboard count through the (list, status, opted_out_at,
-opt_out_reason) index so PostgreSQL answers them from the index alone.
+page are capped; the chart and dashboard read the per-list tallies the database keeps
+(`contacts.tallies`), never counting a list's subscriptions per page view.
 """
 
 from collections.abc import Callable, Iterable, Iterator
@@ -11,11 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import TruncDate
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from contacts import phones
+from contacts import phones, tallies
 from contacts.models import (
     CarrierErrorCode,
     Reason,
@@ -101,20 +100,12 @@ class Period:
         return f"{self.since.date():%Y-%m-%d} to {self.last_day:%Y-%m-%d}"
 
 
-def opted_out_in(list_ids: Iterable[int], period: Period) -> models.QuerySet:
-    """Opted-out subscriptions of the lists whose opt-out falls in the period; no ordering, for counting."""
-    return Subscription.objects.filter(
-        list_id__in=list(list_ids),
-        status=Subscription.Status.OPTED_OUT,
-        opted_out_at__gte=period.since,
-        opted_out_at__lt=period.until,
-    ).order_by()
-
-
 def opt_out_reasons(list_ids: Iterable[int], period: Period, scope: dict[str, Any]) -> dict[str, Any]:
     """Each reason's share of opt-outs in the period: the chart's data and the JSON endpoint's body."""
-    counts = dict(opted_out_in(list_ids, period).values_list("opt_out_reason").annotate(n=Count("*")))
-    return reasons_data(counts, period, scope)
+    by_reason: dict[str, int] = {}
+    for (_, _, reason), n in tallies.opt_outs(list(list_ids), period.since, period.until).items():
+        by_reason[reason] = by_reason.get(reason, 0) + n
+    return reasons_data(by_reason, period, scope)
 
 
 def reasons_data(counts: dict[str, int], period: Period, scope: dict[str, Any]) -> dict[str, Any]:
@@ -141,18 +132,12 @@ def reasons_data(counts: dict[str, int], period: Period, scope: dict[str, Any]) 
 
 
 def list_breakdown(list_ids: Iterable[int], period: Period, scope: dict[str, Any]) -> tuple[dict, dict]:
-    """The reasons and the trend of a dashboard from one pass over the period's index range."""
-    rows = (
-        opted_out_in(list_ids, period)
-        .annotate(day=TruncDate("opted_out_at"))
-        .values_list("day", "opt_out_reason")
-        .annotate(n=Count("*"))
-    )
+    """The reasons and the trend of a dashboard from one read of the period's tallies."""
     by_reason: dict[str, int] = {}
     by_day: dict[date, int] = {}
-    for day, reason, n in rows:
+    for (_, day, reason), n in tallies.opt_outs(list(list_ids), period.since, period.until).items():
         by_reason[reason] = by_reason.get(reason, 0) + n
-        by_day[_as_date(day)] = by_day.get(_as_date(day), 0) + n
+        by_day[day] = by_day.get(day, 0) + n
     return reasons_data(by_reason, period, scope), trend_data(by_day, period)
 
 
@@ -169,10 +154,6 @@ def trend_data(by_day: dict[date, int], period: Period) -> dict[str, Any]:
         points.append({"start": start.isoformat(), "count": count})
         start += step
     return {"unit": "week" if weekly else "day", "points": points}
-
-
-def _as_date(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
 
 
 # --- Pages by number ---
@@ -241,6 +222,25 @@ def decode_cursor(text: str, timed: bool) -> Key | None:
     return (parts[0],)
 
 
+def tallied_count(tab: str, list_ids: list[int], filters: dict[str, Any]) -> int | None:
+    """A tab's count of subscriptions from the tallies, when its filters are ones they keep; else None.
+
+    The tallies know each list's subscribers and suspended, and its opt-outs by day and reason, so a
+    tab filtered by list, reason or dates is counted exactly without reading its rows.
+    """
+    if filters.get("q") or filters.get("source"):
+        return None
+    ids = [filters["list"]] if filters.get("list") else list_ids
+    if tab == "opted_out":
+        return tallies.opted_out_count(
+            ids, reason=filters.get("reason") or "", first=filters.get("since"), last=filters.get("until")
+        )
+    totals = tallies.list_totals(ids).values()
+    if tab == "suspended":
+        return sum(t.suspended for t in totals)
+    return sum(t.subscribers - t.suspended for t in totals)
+
+
 def capped_count(qs: models.QuerySet) -> tuple[int, bool]:
     """How many rows match, counting at most COUNT_CAP + 1 of them."""
     n = qs.order_by().values("pk")[: COUNT_CAP + 1].count()
@@ -274,7 +274,7 @@ def _keyset(qs: models.QuerySet, fields: tuple[str, ...], cursor: str, newer: bo
     return keys, encode_cursor(keys[-1]) if has_older else "", encode_cursor(keys[0]) if has_newer else ""
 
 
-def opted_out_page(qs: models.QuerySet, cursor: str = "", newer: bool = False) -> Page:
+def opted_out_page(qs: models.QuerySet, cursor: str = "", newer: bool = False, count: int | None = None) -> Page:
     """A page of opted-out numbers newest first; one row per number and moment it left (its lists together)."""
     keys, older_cursor, newer_cursor = _keyset(qs, ("opted_out_at", "contact_id"), cursor, newer)
     wanted = set(keys)
@@ -295,20 +295,20 @@ def opted_out_page(qs: models.QuerySet, cursor: str = "", newer: bool = False) -
     for row in rows.values():
         event = row.first.opt_out_event
         row.error_description = descriptions.get(event.error_code, "") if event else ""
-    matches, capped = capped_count(qs)
+    matches, capped = (count, False) if count is not None else capped_count(qs)
     return Page([rows[key] for key in keys if key in rows], older_cursor, newer_cursor, matches, capped)
 
 
-def subscribed_page(qs: models.QuerySet, cursor: str = "", newer: bool = False) -> Page:
+def subscribed_page(qs: models.QuerySet, cursor: str = "", newer: bool = False, count: int | None = None) -> Page:
     """A page of sendable numbers, newest contacts first, each with the lists it is on."""
     keys, older_cursor, newer_cursor = _keyset(qs, ("contact_id",), cursor, newer)
     ids = [pk for (pk,) in keys]
     rows = _rows_by_contact(qs.filter(contact_id__in=ids).select_related("contact__carrier", "list"), ids)
-    matches, capped = capped_count(qs)
+    matches, capped = (count, False) if count is not None else capped_count(qs)
     return Page(rows, older_cursor, newer_cursor, matches, capped)
 
 
-def suspended_page(subs: models.QuerySet, cursor: str = "", newer: bool = False) -> Page:
+def suspended_page(subs: models.QuerySet, cursor: str = "", newer: bool = False, count: int | None = None) -> Page:
     """A page of numbers suspended while opted in to `subs`, latest first, with the lists they keep (R5)."""
     # From the few active suspensions to their subscriptions, never a scan of every subscription.
     suspensions = Suspension.objects.active().filter(Exists(subs.filter(contact_id=OuterRef("contact_id"))))
@@ -320,7 +320,7 @@ def suspended_page(subs: models.QuerySet, cursor: str = "", newer: bool = False)
     rows = _rows_by_contact(subs.filter(contact_id__in=contact_ids).select_related("contact", "list"), contact_ids)
     for row, suspension in zip(rows, ordered, strict=False):
         row.suspension = suspension
-    matches, capped = capped_count(suspensions)
+    matches, capped = (count, False) if count is not None else capped_count(suspensions)
     return Page(rows, older_cursor, newer_cursor, matches, capped)
 
 

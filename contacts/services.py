@@ -14,10 +14,10 @@ from enum import StrEnum
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models, transaction
-from django.db.models import Count, F
+from django.db.models import F
 from django.utils import timezone
 
-from contacts import phones
+from contacts import phones, tallies
 from contacts.models import (
     SUSPENSION_DAYS,
     Carrier,
@@ -26,7 +26,6 @@ from contacts.models import (
     SenderCode,
     Source,
     SubscriberList,
-    Subscription,
     Suspension,
     SuspensionEnd,
 )
@@ -336,29 +335,23 @@ class ListCounts:
 def list_counts(
     lists: models.QuerySet | None = None, *, since: datetime | None = None, until: datetime | None = None
 ) -> list[ListCounts]:
-    """Per list: subscribers, sendable, suspended, and opted out (in the period, when given)."""
+    """Per list: subscribers, sendable, suspended, and opted out (in the period, when given), from the tallies."""
     lists = list((lists if lists is not None else SubscriberList.objects.all()).select_related("sender_code"))
     ids = [lst.id for lst in lists]
-
-    def per_list(subscriptions: models.QuerySet) -> dict[int, int]:
-        # COUNT(*) grouped by list over (list, status, ...) reads only the index on PostgreSQL.
-        return dict(subscriptions.filter(list_id__in=ids).order_by().values_list("list_id").annotate(n=Count("*")))
-
-    subscribers = per_list(Subscription.objects.opted_in())
-    # From the few active suspensions to their subscriptions, never the other way round (R5).
-    suspended = per_list(
-        Subscription.objects.opted_in().filter(contact_id__in=Suspension.objects.active().values("contact_id"))
-    )
-    opted_out = per_list(Subscription.objects.opted_out_between(since, until))
-    return [
-        ListCounts(
-            sender_code=lst.sender_code.code,
-            list=lst.name,
-            subscribers=subscribers.get(lst.id, 0),
-            sendable=subscribers.get(lst.id, 0) - suspended.get(lst.id, 0),
-            suspended=suspended.get(lst.id, 0),
-            opted_out=opted_out.get(lst.id, 0),
-            list_id=lst.id,
+    totals = tallies.list_totals(ids)
+    opted_out = tallies.opt_outs_by_list(ids, since or tallies.EARLIEST, until or tallies.LATEST)
+    counts = []
+    for lst in sorted(lists, key=lambda lst: (lst.sender_code.code, lst.name)):
+        total = totals.get(lst.id, tallies.Totals())
+        counts.append(
+            ListCounts(
+                sender_code=lst.sender_code.code,
+                list=lst.name,
+                subscribers=total.subscribers,
+                sendable=total.subscribers - total.suspended,
+                suspended=total.suspended,
+                opted_out=opted_out.get(lst.id, 0),
+                list_id=lst.id,
+            )
         )
-        for lst in sorted(lists, key=lambda lst: (lst.sender_code.code, lst.name))
-    ]
+    return counts

@@ -2,10 +2,16 @@ from celery import shared_task
 
 from django.utils import timezone
 
-from contacts import services
+from contacts import services, tallies
 
 
 @shared_task(acks_late=True)
 def expire_suspensions() -> int:
     """End the suspensions whose 30 days are up (R5a); beat runs it hourly."""
     return services.expire_suspensions(now=timezone.now())
+
+
+@shared_task(acks_late=True)
+def compact_tallies() -> int:
+    """Fold the dashboard's tally rows together (contacts.tallies); beat runs it every 10 minutes."""
+    return tallies.compact()

@@ -48,6 +48,21 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _tallies_agree(request):
+    """After every test that wrote to the database, the triggers' tallies equal a recount (contacts.tallies)."""
+    # The transactional kind first: asking for `db` before it would set up the wrong kind of test database.
+    uses_db = [name for name in ("live_server", "transactional_db", "db") if name in request.fixturenames]
+    if not uses_db:
+        yield
+        return
+    request.getfixturevalue(uses_db[0])  # set up first, so torn down after this check
+    yield
+    from contacts import tallies
+
+    assert tallies.drift() == {}
+
+
 @pytest.fixture
 def postgres(db):
     require(connection.vendor == "postgresql", "needs PostgreSQL (set DATABASE_URL=postgres://…)")

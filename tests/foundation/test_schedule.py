@@ -24,3 +24,9 @@ def test_every_scheduled_task_is_a_registered_task():
     app.loader.import_default_modules()
     for name in PeriodicTask.objects.values_list("task", flat=True):
         assert name in app.tasks, name
+
+
+def test_the_list_tallies_are_folded_every_ten_minutes():
+    task = PeriodicTask.objects.get(task="contacts.tasks.compact_tallies")
+    assert task.enabled
+    assert (task.interval.every, task.interval.period) == (10, "minutes")

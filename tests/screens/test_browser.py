@@ -201,7 +201,9 @@ def test_staff_walk_through_the_screens(live_server, django_db_serialized_rollba
     watched.context.close()
 
 
-def test_chart_library_is_served_from_the_npm_package(live_server, browser):
+# Serialized like every live-server test: a plain flush afterwards would recreate the staff groups and
+# break the next test that restores the database from its serialized copy.
+def test_chart_library_is_served_from_the_npm_package(live_server, django_db_serialized_rollback, browser):
     context = browser.new_context()
     response = context.request.get(f"{live_server.url}/static/chartjs/chart.umd.js")
     assert response.status == 200

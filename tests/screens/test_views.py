@@ -8,7 +8,7 @@ import pytest
 
 from django.urls import reverse
 
-from contacts.models import Contact, Reason, Source, SubscriberList, Subscription
+from contacts.models import Contact, OptOutEvent, Reason, Source, SubscriberList, Subscription
 from contacts.screens import COUNT_CAP, PAGE_SIZE, REASON_COLORS, Period
 from contacts.services import opt_out
 from tests.screens.conftest import days_ago, opted_out_many
@@ -169,10 +169,42 @@ def test_a_mangled_cursor_shows_the_first_page(program, operator_client):
     assert numbers_on(tab(operator_client, "opted_out", older="x_y")) == numbers_on(tab(operator_client, "opted_out"))
 
 
-def test_the_match_count_is_capped(program, operator_client, monkeypatch):
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"reason": "disconnected"}, {"since": "2020-01-01", "until": "2030-12-31"}],
+    ids=["no filter", "reason", "dates"],
+)
+def test_filters_the_tallies_keep_are_counted_exactly(program, operator_client, monkeypatch, filters):
     monkeypatch.setattr("contacts.screens.COUNT_CAP", 5)
     opted_out_many(program.flash, 8, program.now)
-    response = tab(operator_client, "opted_out")
+    page = tab(operator_client, "opted_out", **filters).context["page"]
+    expected = Subscription.objects.opted_out().filter(list__sender_code__code="45678")
+    if "reason" in filters:
+        expected = expected.filter(opt_out_reason=filters["reason"])
+    assert (page.matches, page.capped) == (expected.count(), False)
+    assert page.matches > 5
+
+
+@pytest.mark.parametrize("name", ["subscribed", "suspended"])
+def test_the_other_tabs_count_from_the_tallies(program, operator_client, name):
+    page = tab(operator_client, name).context["page"]
+    subs = Subscription.objects.filter(list__sender_code__code="45678")
+    expected = subs.sendable() if name == "subscribed" else subs.suspended()
+    assert (page.matches, page.capped) == (expected.count(), False)
+
+
+def test_a_count_the_tallies_cannot_answer_is_capped(program, operator_client, monkeypatch):
+    monkeypatch.setattr("contacts.screens.COUNT_CAP", 5)
+    opted_out_many(program.flash, 8, program.now)
+    source = Source.CARRIER_NOTICE
+    OptOutEvent.objects.bulk_create(
+        OptOutEvent(contact=sub.contact, sender_code=program.flash.sender_code, reason=sub.opt_out_reason,
+                    source=source, occurred_at=sub.opted_out_at, recorded_at=sub.opted_out_at)
+        for sub in Subscription.objects.filter(list=program.flash, opt_out_event=None).opted_out()
+    )  # fmt: skip
+    for event in OptOutEvent.objects.filter(source=source, sender_code=program.flash.sender_code):
+        Subscription.objects.filter(contact=event.contact, list=program.flash).update(opt_out_event=event)
+    response = tab(operator_client, "opted_out", source=source)
     assert response.context["page"].matches == 5 and response.context["page"].capped
     assert "5+" in response.content.decode()
     assert COUNT_CAP >= 10_000
@@ -316,7 +348,9 @@ def test_reasons_json_for_an_unknown_list_is_404(program, operator_client):
 
 def test_chart_queries_do_not_grow_with_rows(program, operator_client, django_assert_max_num_queries):
     opted_out_many(program.flash, 300, program.now)
-    with django_assert_max_num_queries(6):  # session, user, permissions (2), the list, the counts
+    # Session, user, permissions (2), the list, and the counts: the whole days from the tallies, the
+    # partial first and last days from the rows themselves.
+    with django_assert_max_num_queries(8):
         operator_client.get(REASONS_JSON, {"list": program.flash.pk})
     with django_assert_max_num_queries(12):
         operator_client.get(reverse("admin:contacts_listhealth_list", args=[program.flash.pk]))
