@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.receipts_load
+	$(BIN)/python -m bench.screens
 
 ci:
 	bash .ci/run

@@ -8,17 +8,20 @@ subscription's worth of history (3,000,000 events), and 20,000 active and 20,000
 
 Each screen is requested through the Django test client in this process (no network), as a superuser, and
 timed from request to response; the figure is the median of BENCH_SCREENS_REPEAT runs (default 7) after one
-warm-up. Then BENCH_SCREENS_CLIENTS staff (default 8) use the screens at once against gunicorn on loopback.
+warm-up. Then BENCH_SCREENS_CLIENTS staff (default 8) use the screens at once for BENCH_SCREENS_SECONDS
+(default 30) against gunicorn (BENCH_SCREENS_WORKERS sync workers, default 4) on loopback.
 """
 
+import http.client
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -26,6 +29,9 @@ PG_URL = os.environ.get("BENCH_SCREENS_DATABASE_URL", "postgres://postgres@127.0
 CONTACTS = int(os.environ.get("BENCH_CONTACTS", 2_000_000))
 REPEAT = int(os.environ.get("BENCH_SCREENS_REPEAT", 7))
 KEEP = os.environ.get("BENCH_SCREENS_KEEP") == "1"
+CLIENTS = int(os.environ.get("BENCH_SCREENS_CLIENTS", 8))
+SECONDS = float(os.environ.get("BENCH_SCREENS_SECONDS", 30))
+WORKERS = int(os.environ.get("BENCH_SCREENS_WORKERS", 4))
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 TARGET_MS = 300
 
@@ -119,7 +125,10 @@ def screens() -> list[tuple[str, str]]:
         ("Opted-Out tab, reason = STOP", f"{changelist}?tab=opted_out&reason=stop"),
         ("Opted-Out tab, one list, porting", f"{changelist}?tab=opted_out&list={lst}&reason=porting"),
         ("Opted-Out tab, date range", f"{changelist}?tab=opted_out&since=2026-09-01&until=2026-09-07"),
-        ("Opted-Out tab, number search", f"{changelist}?tab=opted_out&q=({phone[2:5]}) {phone[5:8]}-{phone[8:]}"),
+        (
+            "Opted-Out tab, number search",
+            f"{changelist}?tab=opted_out&q={quote(f'({phone[2:5]}) {phone[5:8]}-{phone[8:]}')}",
+        ),
         ("Subscribed tab, first page", f"{changelist}?tab=subscribed"),
         ("Suspended tab, first page", f"{changelist}?tab=suspended"),
         ("A number's history", number),
@@ -156,7 +165,66 @@ def time_screens(urls: list[tuple[str, str]]) -> list[tuple[str, float, int]]:
     return results
 
 
-def write_doc(results: list[tuple[str, float, int]]) -> None:
+def staff_session() -> str:
+    """A logged-in staff session's cookie value, for the load clients."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench"))
+    return client.cookies["sessionid"].value
+
+
+def concurrent_use(urls: list[tuple[str, str]]) -> dict:
+    """CLIENTS staff request the screens in turn, each as fast as answers come, against gunicorn."""
+    from bench.receipts_load import _free_port, gunicorn, percentile
+
+    port = _free_port()
+    env = {**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"}  # DEBUG: static tags without collectstatic
+    cookie = f"sessionid={staff_session()}"
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def staff(offset: int, stop_at: float) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        i = offset
+        while time.monotonic() < stop_at:
+            _, url = urls[i % len(urls)]
+            started = time.perf_counter()
+            conn.request("GET", url, headers={"Cookie": cookie})
+            response = conn.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if response.status != 200:
+                    errors.append(f"{url}: {response.status}")
+            i += 1
+        conn.close()
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with gunicorn(env, port=port, workers=WORKERS, log=OUT / "screens-gunicorn.log"):
+        stop_at = time.monotonic() + SECONDS
+        threads = [threading.Thread(target=staff, args=(n * 3, stop_at)) for n in range(CLIENTS)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    if errors:
+        sys.exit(f"{len(errors)} screens failed under load, e.g. {errors[:3]}")
+    return {
+        "requests": len(latencies),
+        "per_second": len(latencies) / elapsed,
+        "p50": percentile(latencies, 0.50),
+        "p95": percentile(latencies, 0.95),
+        "p99": percentile(latencies, 0.99),
+    }
+
+
+def write_doc(results: list[tuple[str, float, int]], load: dict) -> None:
     from bench.doc import write_section
 
     lines = [
@@ -170,6 +238,11 @@ def write_doc(results: list[tuple[str, float, int]]) -> None:
         "| screen | median ms | under target |",
         "|---|---:|:---:|",
         *(f"| {what} | {ms:.0f} | {'yes' if ms < TARGET_MS else '**no**'} |" for what, ms, _ in results),
+        "",
+        f"**Concurrent staff.** {CLIENTS} staff sessions, each requesting the screens above in turn as fast as",
+        f"answers come, for {SECONDS:.0f} s against gunicorn ({WORKERS} sync workers) over loopback on the same",
+        f"data and the same 2 cores: {load['requests']:,} pages, {load['per_second']:.1f} pages/s, latency",
+        f"p50 {load['p50']:.0f} ms, p95 {load['p95']:.0f} ms, p99 {load['p99']:.0f} ms, no errors.",
         "",
     ]
     write_section("screens", "\n".join(lines))
@@ -189,8 +262,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if fresh:
         load()
-    results = time_screens(screens())
-    write_doc(results)
+    urls = screens()
+    results = time_screens(urls)
+    under_load = concurrent_use(urls)
+    write_doc(results, under_load)
 
 
 if __name__ == "__main__":

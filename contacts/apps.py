@@ -4,7 +4,7 @@ from django.db.models.signals import post_migrate
 
 class ContactsConfig(AppConfig):
     name = "contacts"
-    verbose_name = "SMS contacts"
+    verbose_name = "SMS program"  # the admin index section; "SMS contacts" is one of its screens
 
     def ready(self):
         from contacts.roles import sync_after_migrate
