@@ -119,3 +119,14 @@ def test_folding_keeps_the_totals(subscription_factory, list_factory):
     assert ListTally.objects.filter(list=lst).count() == 1  # one row per list once folded
     assert OptOutTally.objects.filter(list=lst).count() == 1  # one per list, day and reason
     assert (totals(lst), tallies.opt_outs([lst.id], tallies.EARLIEST, tallies.LATEST)) == before
+
+
+def test_a_recount_repairs_tallies_written_around(subscription_factory):
+    """A flush on SQLite, or any write that bypassed the triggers: rebuild counts them again from the rows."""
+    sub = subscription_factory()
+    ListTally.objects.filter(list=sub.list).delete()
+    OptOutTally.objects.create(list=sub.list, day=at("2026-11-02").date(), reason=Reason.STOP, count=3)
+    assert set(tallies.drift()) == {"lists", "opt_outs"}
+    tallies.rebuild()
+    assert tallies.drift() == {}
+    assert totals(sub.list) == tallies.Totals(subscribers=1, suspended=0)
