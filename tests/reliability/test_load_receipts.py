@@ -27,7 +27,7 @@ def load(tmp_path, *, seconds: float, contacts: int):
 
 @committed
 def test_concurrent_signed_batches_apply_every_opt_out_exactly_once(postgres, tmp_path):
-    figures = load(tmp_path, seconds=4, contacts=5_000)
+    figures = load(tmp_path, seconds=3, contacts=3_000)
 
     assert figures.errors == 0 and figures.batches >= 3
     assert figures.opt_outs_applied == figures.opt_outs_expected
