@@ -117,7 +117,7 @@ def kill_at_random(path: Path, media_root: Path, *, kills: int, contacts: int, r
             after = consent_state()
             if after == uninterrupted:
                 # Killed after its commit, on its way out: the report is applied whole, which R9 allows too.
-                # Counted apart: only a kill inside the ingest's transaction counts towards `kills`.
+                # Counted apart: only a kill before the commit counts towards `kills`.
                 where = AFTER_COMMIT
                 restore()
             else:
