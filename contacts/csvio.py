@@ -75,6 +75,10 @@ def read_rows(
         if any(_has_surrogates(v) for v in row.values()):
             errors.add(line, "not UTF-8 text")
             continue
+        if any("\x00" in v for v in row.values()):
+            # PostgreSQL text cannot hold NUL: stored, it would fail the whole file instead of this row.
+            errors.add(line, "a field holds a NUL character")
+            continue
         yield line, row
 
 

@@ -15,8 +15,10 @@ from datetime import date
 
 import pytest
 
+from django.core.management import call_command
+
 from contacts.csvio import BadFile
-from contacts.models import OptOutEvent, Subscription
+from contacts.models import OptOutEvent, SubscriberList, Subscription
 from reports import services
 from reports.models import CarrierNotice, Channel, DeactivationReport, DeliveryReceipt
 from reports.notices import NoticeIntake
@@ -187,6 +189,23 @@ def test_a_nul_in_any_receipt_field_is_a_bad_row_not_a_crash(subs, where):
     result = ReceiptIntake(channel=Channel.CSV).ingest_file(io.BytesIO(body))
     assert (result.accepted, result.invalid) == (0, 1)
     assert not DeliveryReceipt.objects.exists()
+
+
+def test_nuls_in_an_operators_subscriptions_file_are_bad_rows_and_the_rest_imports(tmp_path):
+    """The import reads the same CSV rows: a NUL in an email or a new list's name is that row's problem."""
+    rows = [
+        "+12025550141,45678,Alerts,2026-01-02,one@example.com",
+        "+12025550142,45678,Alerts,2026-01-02,t\x00wo@example.com",
+        "+12025550143,45678,Ale\x00rts,2026-01-02,",
+        "+12025550144,45678,Alerts,2026-01-02,",
+    ]
+    path = tmp_path / "subscriptions.csv"
+    path.write_bytes(past_the_sniff(b"phone,sender_code,list,opted_in_at,email\n", "\n".join(rows).encode()))
+    out = io.StringIO()
+    call_command("import_subscriptions", str(path), "--create-lists", stdout=out, stderr=io.StringIO())
+    assert "created=2 " in out.getvalue() and "invalid=2 " in out.getvalue()
+    assert sorted(Subscription.objects.values_list("contact__phone", flat=True)) == ["+12025550141", "+12025550144"]
+    assert list(SubscriberList.objects.values_list("name", flat=True)) == ["Alerts"]
 
 
 # --- The signed API ---

@@ -215,7 +215,9 @@ def test_read_rows_yields_rows_or_raises_bad_file(runs):
         for line, row in rows:
             assert line >= 2 and set(required) <= set(row)
             assert all(isinstance(value, str) for value in row.values())
-            "".join(row.values()).encode("utf-8")  # never a lone surrogate from a bad byte
+            text = "".join(row.values())
+            text.encode("utf-8")  # never a lone surrogate from a bad byte
+            assert "\x00" not in text  # nor a NUL, which PostgreSQL cannot store
         assert errors.count >= len(errors.samples)
 
 
