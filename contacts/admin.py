@@ -25,6 +25,8 @@ from contacts.models import (
     Suspension,
 )
 from contacts.services import Action, Signal, apply_signals
+from transfers.admin_mixins import CSVImportExportMixin, StreamingExportMixin
+from transfers.resources import ContactExport, OptOutEventExport, OptOutImport, SubscriptionExport, SubscriptionImport
 
 
 class NumberSearchMixin:
@@ -141,7 +143,8 @@ class SubscriptionInline(admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(NumberSearchMixin, admin.ModelAdmin):
+class ContactAdmin(StreamingExportMixin, NumberSearchMixin, admin.ModelAdmin):
+    resource_classes = [ContactExport]
     form = ContactForm
     list_display = ("phone", "carrier", "email", "created_at")
     list_filter = ("carrier",)
@@ -162,7 +165,8 @@ class ContactAdmin(NumberSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(NumberSearchMixin, ServiceManagedMixin, admin.ModelAdmin):
+class SubscriptionAdmin(CSVImportExportMixin, NumberSearchMixin, ServiceManagedMixin, admin.ModelAdmin):
+    resource_classes = [SubscriptionImport, SubscriptionExport]
     number_lookup = "contact__phone"
     list_display = ("contact", "list", "status", "opted_in_at", "opted_out_at", "opt_out_reason")
     list_filter = ("status", "opt_out_reason", "list__sender_code")
@@ -194,7 +198,8 @@ class SubscriptionAdmin(NumberSearchMixin, ServiceManagedMixin, admin.ModelAdmin
 
 
 @admin.register(OptOutEvent)
-class OptOutEventAdmin(NumberSearchMixin, ServiceManagedMixin, admin.ModelAdmin):
+class OptOutEventAdmin(CSVImportExportMixin, NumberSearchMixin, ServiceManagedMixin, admin.ModelAdmin):
+    resource_classes = [OptOutImport, OptOutEventExport]
     number_lookup = "contact__phone"
     list_display = (
         "contact",

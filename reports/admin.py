@@ -20,6 +20,8 @@ from django.views.decorators.http import require_POST
 
 from reports import services, tasks
 from reports.models import DeactivationReport
+from transfers.admin_mixins import StreamingExportMixin
+from transfers.resources import ReportSummaryExport
 
 # Starting an ingest creates a report row: the model's add permission is the one that allows it (R12).
 INGEST_PERMISSION = "reports.add_deactivationreport"
@@ -38,7 +40,8 @@ class ReportUploadForm(forms.Form):
 
 
 @admin.register(DeactivationReport)
-class DeactivationReportAdmin(admin.ModelAdmin):
+class DeactivationReportAdmin(StreamingExportMixin, admin.ModelAdmin):
+    resource_classes = [ReportSummaryExport]
     list_display = (
         "report_date", "name", "origin", "status_badge", "rows", "valid", "invalid", "duplicates",
         "matched_contacts", "opted_out", "stale", "duration_shown", "started_at", "finished_at", "note",
@@ -57,6 +60,8 @@ class DeactivationReportAdmin(admin.ModelAdmin):
     )  # fmt: skip
     readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
     change_list_template = "admin/reports/deactivationreport/change_list.html"
+    # Our list template, which shows the library's Export button: its own shows tools only to those who may add.
+    import_export_change_list_template = change_list_template
 
     class Media:
         css = {"all": ["css/reports.css"]}

@@ -10,6 +10,8 @@ from django.utils.safestring import mark_safe
 from contacts.admin import NumberSearchMixin
 from contacts.models import CarrierErrorCode, OptOutEvent, Suspension
 from reports.models import CarrierNotice, DeliveryReceipt
+from transfers.admin_mixins import CSVImportMixin
+from transfers.resources import NoticeImport, ReceiptImport
 
 
 class ErrorCodeFilter(admin.SimpleListFilter):
@@ -67,7 +69,8 @@ class SignalRecordAdmin(NumberSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(DeliveryReceipt)
-class DeliveryReceiptAdmin(SignalRecordAdmin):
+class DeliveryReceiptAdmin(CSVImportMixin, SignalRecordAdmin):
+    resource_classes = [ReceiptImport]
     list_display = ("phone", "sender_code", "error_code", "outcome", "carrier", "occurred_at", "received_at", "source")
     list_filter = (ErrorCodeFilter, "outcome", "source", "sender_code", "carrier")
     list_select_related = ("sender_code", "carrier")
@@ -88,7 +91,8 @@ class DeliveryReceiptAdmin(SignalRecordAdmin):
 
 
 @admin.register(CarrierNotice)
-class CarrierNoticeAdmin(SignalRecordAdmin):
+class CarrierNoticeAdmin(CSVImportMixin, SignalRecordAdmin):
+    resource_classes = [NoticeImport]
     list_display = ("phone", "carrier", "event", "status", "outcome", "occurred_at", "received_at", "source")
     list_filter = ("event", "status", "outcome", "source", "carrier")
     list_select_related = ("carrier",)

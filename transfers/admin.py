@@ -8,7 +8,7 @@ preview and apply what a request cannot (R10), and staff watch its progress on t
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,11 +17,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from transfers import services
+from transfers.admin_mixins import IMPORT_PERMISSION, csv_download
 from transfers.models import ImportJob, ImportKind
 from transfers.resources import EXPORTS, IMPORTS
-
-# Only Operator and Admin hold it (contacts/roles.py): starting and confirming an import (R12).
-IMPORT_PERMISSION = "transfers.add_importjob"
 
 
 class ImportForm(forms.Form):
@@ -126,11 +124,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         if not request.user.has_perm(resource.permission):
             raise PermissionDenied
         sender_code = request.GET.get("sender_code") or None
-        lines = resource().lines(resource().queryset(sender_code))
-        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M")
-        response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
-        return response
+        return csv_download(resource().lines(resource().queryset(sender_code)), name)
 
     def _require_import_permission(self, request) -> None:
         if not request.user.has_perm(IMPORT_PERMISSION):

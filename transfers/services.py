@@ -8,6 +8,7 @@ operator confirms, and the confirmed import is one transaction (R9).
 import logging
 from datetime import datetime
 
+from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
@@ -23,12 +24,15 @@ CHUNK = 1 << 20
 Status = ImportJob.Status
 
 
-def start_import(*, kind: ImportKind, upload: UploadedFile, user, create_lists: bool = False) -> ImportJob:
-    """Store the upload as a job and preview it: now when it is small, on a worker when it is not."""
+def start_import(
+    *, kind: ImportKind, upload: UploadedFile, user, create_lists: bool = False, rows: int | None = None
+) -> ImportJob:
+    """Store the upload as a job and preview it: now when it is small, on a worker when it is not (`rows`: the
+    upload's count_rows, when the caller has it already)."""
     job = ImportJob(kind=kind, file_name=upload.name[:255], size=upload.size or 0, create_lists=create_lists,
                     created_by=user if user is not None and user.pk else None)  # fmt: skip
+    job.rows_total = count_rows(upload) if rows is None else rows
     job.file.save(upload.name, upload, save=False)
-    job.rows_total = count_rows(job)
     job.in_background = job.rows_total > LARGE_ROWS
     job.save()
     log.info("import stored job=%d kind=%s rows_total=%d background=%s", job.pk, kind, job.rows_total,
@@ -41,13 +45,12 @@ def start_import(*, kind: ImportKind, upload: UploadedFile, user, create_lists: 
     return validate(job)
 
 
-def count_rows(job: ImportJob) -> int:
-    """Lines after the header, counted in chunks: the progress bar's 100%."""
+def count_rows(upload: File) -> int:
+    """Lines after the header, counted chunk by chunk (never the whole file in memory): the progress bar's 100%."""
     lines, last = 0, b"\n"
-    with job.file.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
+    for chunk in upload.chunks(CHUNK):
+        lines += chunk.count(b"\n")
+        last = chunk[-1:]
     lines += last != b"\n"
     return max(lines - 1, 0)
 

@@ -129,7 +129,8 @@ def test_the_library_entry_point_returns_its_result(flash):
 
     result = SubscriptionImport().import_data(file, dry_run=True)
 
-    assert result.totals["invalid"] == 1 and result.has_validation_errors()
+    # R8: the bad row is named, and does not hold the good ones back as the library's row validation would.
+    assert result.totals["invalid"] == 1 and not result.has_validation_errors()
     assert result.invalid_rows[0].number == 2
     bad = SubscriptionImport().import_data(csv_file("nope"), dry_run=True)
     assert bad.has_errors() and "header must be" in str(bad.base_errors[0].error)
