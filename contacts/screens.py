@@ -102,10 +102,8 @@ class Period:
 
 def opt_out_reasons(list_ids: Iterable[int], period: Period, scope: dict[str, Any]) -> dict[str, Any]:
     """Each reason's share of opt-outs in the period: the chart's data and the JSON endpoint's body."""
-    by_reason: dict[str, int] = {}
-    for (_, _, reason), n in tallies.opt_outs(list(list_ids), period.since, period.until).items():
-        by_reason[reason] = by_reason.get(reason, 0) + n
-    return reasons_data(by_reason, period, scope)
+    reasons, _ = list_breakdown(list_ids, period, scope)
+    return reasons
 
 
 def reasons_data(counts: dict[str, int], period: Period, scope: dict[str, Any]) -> dict[str, Any]:
