@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from reports import services, tasks
 from reports.models import DeactivationReport
+from smsprogram.uploads import name_refusal, stored_file
 from transfers.admin_mixins import StreamingExportMixin
 from transfers.resources import ReportSummaryExport
 
@@ -50,8 +51,8 @@ class DeactivationReportAdmin(StreamingExportMixin, admin.ModelAdmin):
     list_filter = ("status", "origin")
     search_fields = ("key", "file_name")
     fieldsets = (
-        (None, {"fields": ("status_badge", "error", "origin", "name", "bucket", "key", "report_date", "etag",
-                           "size", "fingerprint")}),
+        (None, {"fields": ("status_badge", "error", "origin", "name", "stored", "bucket", "key", "report_date",
+                           "etag", "size", "fingerprint")}),
         ("Counts", {"fields": ("rows", "valid", "invalid", "future", "duplicates", "matched_contacts", "opted_out",
                                "already_opted_out", "stale")}),
         ("Invalid rows", {"fields": ("invalid_rows",)}),
@@ -110,6 +111,7 @@ class DeactivationReportAdmin(StreamingExportMixin, admin.ModelAdmin):
         """Store another provider's report file and queue it through the same pipeline as S3's."""
         self._require_ingest_permission(request)
         form = ReportUploadForm(request.POST, request.FILES) if request.method == "POST" else ReportUploadForm()
+        name_refusal(form, request)
         if form.is_bound and form.is_valid():
             upload = form.cleaned_data["file"]
             report = services.report_for_upload(
@@ -140,6 +142,10 @@ class DeactivationReportAdmin(StreamingExportMixin, admin.ModelAdmin):
     def name(self, obj):
         # The list shows the file's own name; the full key (its country folder) is on the report's page.
         return obj.key.rsplit("/", 1)[-1] if obj.key else obj.file_name
+
+    @admin.display(description="Stored file")
+    def stored(self, obj):
+        return stored_file(obj)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):

@@ -131,6 +131,17 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "media/"
 
+# Every upload (a report, a CSV import, the Import buttons) is refused past this size while the body is read,
+# before anything is stored (smsprogram/uploads.py). Stored upload files are deleted this many days after their
+# upload by a daily task; the report and job rows, and their counts, stay.
+UPLOAD_MAX_MB = env.int("UPLOAD_MAX_MB", default=1024)
+UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=90)
+FILE_UPLOAD_HANDLERS = [
+    "smsprogram.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
 # Production is secure by default; each switch can be turned off for a TLS-terminating proxy.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from smsprogram.uploads import name_refusal, stored_file
 from transfers import services
 from transfers.admin_mixins import IMPORT_PERMISSION, csv_download
 from transfers.models import ImportJob, ImportKind
@@ -35,8 +36,8 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_display = ("created_at", "kind", "file_name", "status_shown", "progress", "counts", "created_by")
     list_filter = ("status", "kind")
     list_select_related = ("created_by",)
-    fields = ("kind", "file_name", "size", "create_lists", "status_shown", "progress", "error", "created_by",
-              "created_at", "confirmed_at", "finished_at")  # fmt: skip
+    fields = ("kind", "file_name", "stored", "size", "create_lists", "status_shown", "progress", "error",
+              "created_by", "created_at", "confirmed_at", "finished_at")  # fmt: skip
     readonly_fields = fields
     change_list_template = "admin/transfers/importjob/change_list.html"
     change_form_template = "admin/transfers/importjob/change_form.html"
@@ -80,6 +81,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         """Upload a file; small ones come back previewed at once, big ones once a worker has read them."""
         self._require_import_permission(request)
         form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
+        name_refusal(form, request)
         if form.is_bound and form.is_valid():
             job = services.start_import(kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"],
                                         user=request.user, create_lists=form.cleaned_data["create_lists"])  # fmt: skip
@@ -129,6 +131,10 @@ class ImportJobAdmin(admin.ModelAdmin):
     def _require_import_permission(self, request) -> None:
         if not request.user.has_perm(IMPORT_PERMISSION):
             raise PermissionDenied
+
+    @admin.display(description="Stored file")
+    def stored(self, obj):
+        return stored_file(obj)
 
     @admin.display(description="Status", ordering="status")
     def status_shown(self, obj):

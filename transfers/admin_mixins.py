@@ -1,9 +1,12 @@
 """django-import-export's own admin flow on the model admins: its Import and Export buttons, its import page →
 preview → confirm (process_import), fed by our resources.
 
-Three things differ from the library's defaults, each for a rule:
+Four things differ from the library's defaults, each for a rule:
 - the file reaches our resource as the uploaded bytes (RawCSV), not a tablib Dataset: our reader streams it,
   names each bad row and judges the header (R8), where tablib would refuse the whole file for one ragged row;
+- the upload is copied into the library's temporary storage chunk by chunk and read back from it as an open
+  file, at the preview and again at the confirm (StreamedTmpStorage): the library adds each chunk to one growing
+  bytes object (quadratic) and reads the stored file whole, twice (R10);
 - a file over LARGE_ROWS never reaches the library's in-request read: it becomes an ImportJob from the same
   upload and a worker previews it (R10);
 - the export button streams our resource's formula-escaped lines (R12) from the changelist's own queryset, where
@@ -12,19 +15,22 @@ Three things differ from the library's defaults, each for a rule:
 
 import io
 from collections.abc import Iterable
+from functools import cache
 
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV
 from import_export.results import RowResult
+from import_export.tmp_storages import MediaStorage, TempFolderStorage
 
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from smsprogram.uploads import name_refusal
 from transfers import services
 from transfers.resources import ExportResource, ImportResource
 
@@ -49,7 +55,36 @@ class RawCSV(CSV):
         return "rb"
 
     def create_dataset(self, in_stream):
-        return io.BytesIO(in_stream)
+        # StreamedTmpStorage hands over the stored file, open; bytes come from any other path into the library.
+        return in_stream if hasattr(in_stream, "read") else io.BytesIO(in_stream)
+
+
+class StreamedTmpStorage:
+    """Mixed into whichever temporary storage the library is configured with (IMPORT_EXPORT_TMP_STORAGE_CLASS): the
+    storage still names, keeps and removes the file; only the bytes go in and come out as a stream."""
+
+    def save_upload(self, upload) -> None:
+        self.save(b"")  # the storage names the file (and records it, if it does) as for any save
+        with self._stream("wb") as stored:
+            for chunk in upload.chunks(services.CHUNK):
+                stored.write(chunk)
+
+    def read(self):
+        """The stored file, open for reading: our resource reads it in chunks and closes it."""
+        return self._stream("rb")
+
+    def _stream(self, mode: str):
+        if isinstance(self, MediaStorage):
+            return self._storage.open(self.get_full_path(), mode)
+        if isinstance(self, TempFolderStorage):
+            return open(self.get_full_path(), mode)
+        raise ImproperlyConfigured(f"CSV imports stream their file: {type(self).__name__} keeps no file to stream "
+                                   "(use TempFolderStorage or MediaStorage)")  # fmt: skip
+
+
+@cache
+def streamed(storage_class: type) -> type:
+    return type(f"Streamed{storage_class.__name__}", (StreamedTmpStorage, storage_class), {})
 
 
 class CSVImportMixin(ImportMixin):
@@ -66,6 +101,17 @@ class CSVImportMixin(ImportMixin):
 
     def get_import_resource_kwargs(self, request, **kwargs):
         return {"user": request.user}  # the opt-outs it records name the operator (R7)
+
+    def create_import_form(self, request):
+        return name_refusal(super().create_import_form(request), request)
+
+    def get_tmp_storage_class(self):
+        return streamed(super().get_tmp_storage_class())
+
+    def write_to_tmp_storage(self, import_file, input_format):
+        storage = self.get_tmp_storage_class()(read_mode="rb", **self.get_tmp_storage_class_kwargs())
+        storage.save_upload(import_file)
+        return storage
 
     def import_action(self, request, **kwargs):
         """The library's import step, except that a file too big for a request becomes a job for a worker."""

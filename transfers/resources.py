@@ -115,16 +115,18 @@ class ImportResource(resources.Resource):
         return summary
 
     def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None, **kwargs) -> Result:
-        """The library's entry point: a binary stream (or a tablib Dataset) in, its Result out."""
+        """The library's entry point: a binary stream (or a tablib Dataset) in, its Result out. The stream is
+        closed here: the library hands over its stored file open (admin_mixins.StreamedTmpStorage), then removes it."""
         stream = dataset if hasattr(dataset, "read") else io.BytesIO(dataset.export("csv").encode())
-        try:
-            return self.run(stream, dry_run=dry_run).as_result()
-        except BadFile as exc:
-            if raise_errors:
-                raise
-            result = ImportResult()
-            result.append_base_error(Error(exc))
-            return result
+        with stream:
+            try:
+                return self.run(stream, dry_run=dry_run).as_result()
+            except BadFile as exc:
+                if raise_errors:
+                    raise
+                result = ImportResult()
+                result.append_base_error(Error(exc))
+                return result
 
     def ticking(self, items: Iterable, read: Callable[[], int]) -> Iterator:
         """Pass items through, reporting the rows read now and then."""
