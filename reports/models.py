@@ -26,6 +26,9 @@ class DeactivationReport(models.Model):
     bucket = models.CharField(max_length=100, blank=True)
     key = models.CharField(max_length=500, blank=True)
     file = models.FileField(upload_to="deactivation-reports/%Y/%m/", blank=True)
+    file_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the stored upload was deleted, UPLOAD_RETENTION_DAYS after it came."
+    )
     file_name = models.CharField(max_length=255, blank=True)
     report_date = models.DateField(null=True, blank=True, help_text="Dates rows that carry no date of their own.")
     etag = models.CharField(max_length=100, blank=True)

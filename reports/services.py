@@ -111,14 +111,17 @@ def report_for_upload(stream: BinaryIO, *, file_name: str, report_date: date | N
     fingerprint = f"sha256:{digest.hexdigest()}"
     existing = DeactivationReport.objects.filter(fingerprint=fingerprint).first()
     if existing is not None:
-        if (
-            report_date
-            and existing.report_date != report_date
-            and existing.status != DeactivationReport.Status.SUCCEEDED
-        ):
+        if existing.status == DeactivationReport.Status.SUCCEEDED:
+            return existing
+        if report_date and existing.report_date != report_date:
             # A retry of a file that failed for want of a date (or had a wrong one) uses the date given now.
             existing.report_date = report_date
             existing.save(update_fields=["report_date"])
+        if existing.file_removed_at:
+            # Retention deleted the file of a report never applied: this upload brings it back for the retry.
+            existing.file.save(file_name[-100:] or "report.csv", File(stream), save=False)
+            existing.file_removed_at = None
+            existing.save(update_fields=["file", "file_removed_at"])
         return existing
     report = DeactivationReport(origin=DeactivationReport.Origin.UPLOAD, fingerprint=fingerprint,
                                 file_name=file_name[:255], report_date=report_date, size=size)  # fmt: skip

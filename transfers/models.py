@@ -23,6 +23,9 @@ class ImportJob(models.Model):
 
     kind = models.CharField(max_length=16, choices=ImportKind.choices)
     file = models.FileField(upload_to="imports/%Y/%m/")
+    file_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the stored upload was deleted, UPLOAD_RETENTION_DAYS after it came."
+    )
     file_name = models.CharField(max_length=255)
     size = models.BigIntegerField(default=0)
     create_lists = models.BooleanField(

@@ -1,6 +1,8 @@
 from celery import shared_task
 
-from transfers import services
+from django.utils import timezone
+
+from transfers import retention, services
 from transfers.models import ImportJob
 
 
@@ -14,3 +16,9 @@ def validate_import(job_id: int) -> str:
 def apply_import(job_id: int) -> dict:
     """Apply a confirmed upload in one transaction; run twice, it applies once."""
     return services.apply(job_id).result
+
+
+@shared_task(acks_late=True)
+def remove_expired_uploads() -> dict[str, int]:
+    """Delete stored upload files older than UPLOAD_RETENTION_DAYS; beat runs it daily."""
+    return retention.remove_expired_uploads(now=timezone.now())
