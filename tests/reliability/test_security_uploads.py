@@ -149,3 +149,21 @@ def test_the_upload_pages_stream_the_file_into_storage(admin_client, places, set
 
     assert response.status_code == 302
     assert peak.bytes < SIZE / 4, f"peak {peak.bytes / MB:.1f} MB"
+
+
+@pytest.mark.parametrize(
+    "storage", ["import_export.tmp_storages.TempFolderStorage", "import_export.tmp_storages.MediaStorage"]
+)
+def test_the_import_buttons_stream_through_either_file_backed_temporary_storage(
+    admin_client, places, settings, storage
+):
+    settings.IMPORT_EXPORT_TMP_STORAGE_CLASS = storage
+    SubscriberListFactory(sender_code=SenderCodeFactory(code="45678"), name="Flash")
+
+    preview = post(admin_client, LIBRARY_IMPORT, 300_000)
+    assert kept(places)  # the library's temporary copy, in its folder or under media
+    form = preview.context["confirm_form"]
+    admin_client.post(LIBRARY_CONFIRM, {name: form.initial[name] for name in form.fields})
+
+    assert Subscription.objects.filter(contact__phone="+12025550143").count() == 1
+    assert kept(places) == []  # removed by the confirm
