@@ -102,6 +102,11 @@ class CSVImportMixin(ImportMixin):
     def get_import_resource_kwargs(self, request, **kwargs):
         return {"user": request.user}  # the opt-outs it records name the operator (R7)
 
+    def is_skip_import_confirm_enabled(self):
+        # Never, whatever IMPORT_EXPORT_SKIP_ADMIN_CONFIRM says: the preview names bad rows before anything is
+        # written (R8), and the library's no-confirm branch builds the whole file in memory by concatenation.
+        return False
+
     def create_import_form(self, request):
         return name_refusal(super().create_import_form(request), request)
 

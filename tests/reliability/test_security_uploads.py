@@ -167,3 +167,14 @@ def test_the_import_buttons_stream_through_either_file_backed_temporary_storage(
 
     assert Subscription.objects.filter(contact__phone="+12025550143").count() == 1
     assert kept(places) == []  # removed by the confirm
+
+
+def test_the_import_buttons_keep_their_streamed_preview_even_when_the_library_is_told_to_skip_it(
+    admin_client, places, settings
+):
+    settings.IMPORT_EXPORT_SKIP_ADMIN_CONFIRM = True  # the library's branch that concatenates the whole file
+
+    preview = post(admin_client, LIBRARY_IMPORT, 300_000)
+
+    assert "confirm_form" in preview.context
+    assert Subscription.objects.count() == 0
