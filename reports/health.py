@@ -102,10 +102,14 @@ def enabled_sources() -> list[str]:
     return [source for source, (task, _) in SOURCES.items() if task in tasks]
 
 
-def ingestion_health(*, now: datetime | None = None, max_age_hours: float = MAX_AGE_HOURS) -> IngestionHealth:
-    """Where every enabled source stands now; interrupted reports are found (and marked) on the way."""
+def ingestion_health(
+    *, now: datetime | None = None, max_age_hours: float = MAX_AGE_HOURS, mark: bool = True
+) -> IngestionHealth:
+    """Where every enabled source stands now; interrupted reports are found (and marked) on the way unless
+    `mark` is off (a page view only reads)."""
     now = now or timezone.now()
-    mark_interrupted(now=now)
+    if mark:
+        mark_interrupted(now=now)
     max_age = timedelta(hours=max_age_hours)
     sources = []
     for source in enabled_sources():
