@@ -5,6 +5,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -33,10 +34,24 @@ class Inbox:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    """Open to anyone; with `users`, it offers AUTH (over plain SMTP, as on loopback) and checks passwords."""
+
+    def __init__(self, users: dict[str, str] | None = None) -> None:
         self.inbox = Inbox()
         self.port = free_port()
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.users = users or {}
+        self.logins: list[str] = []
+        auth = {"authenticator": self.authenticate, "auth_require_tls": False} if users else {}
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **auth)
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user, password = auth_data.login.decode(), auth_data.password.decode()
+        ok = self.users.get(user) == password
+        if ok:
+            self.logins.append(user)
+        return AuthResult(success=ok)
 
     def __enter__(self) -> "SmtpServer":
         self.controller.start()
