@@ -5,11 +5,11 @@ import json
 from datetime import timedelta
 
 import pytest
+from django_celery_beat.models import PeriodicTask
 
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from reports import health
 from reports.models import DeactivationReport
