@@ -134,11 +134,16 @@ def discard(report_id: int, *, user=None, now: datetime | None = None) -> Deacti
 def _decide(report_id: int, status: str, user, now: datetime | None) -> None:
     # One conditional UPDATE: under two concurrent releases the second finds the row no longer held (R6).
     with transaction.atomic():
-        row = DeactivationReport.objects.select_for_update().filter(pk=report_id).first()
+        # A report being applied keeps its row locked: answer now rather than wait for the apply to end.
+        row = DeactivationReport.objects.select_for_update(skip_locked=True).filter(pk=report_id).first()
         if row is None:
+            if DeactivationReport.objects.filter(pk=report_id).exists():
+                raise NotHeld(f"report {report_id} is being applied right now, not held; nothing changed")
             raise NotHeld(f"no report {report_id}")
         if row.status != Status.HELD:
             raise NotHeld(f"report {report_id} is {row.status}, not held; nothing changed")
-        DeactivationReport.objects.filter(pk=report_id, status=Status.HELD).update(
+        claimed = DeactivationReport.objects.filter(pk=report_id, status=Status.HELD).update(
             status=status, decided_by=user if getattr(user, "pk", None) else None, decided_at=now or timezone.now()
         )
+        if not claimed:  # SQLite: another release changed it between our read and our write
+            raise NotHeld(f"report {report_id} is no longer held; nothing changed")
