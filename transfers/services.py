@@ -72,7 +72,7 @@ def validate(job: ImportJob) -> ImportJob:
         try:
             summary = resource_for(job, progress).run(stream, dry_run=True)
         except BadFile as exc:
-            return _fail(job, str(exc))
+            return fail(job, str(exc))
     ImportJob.objects.filter(pk=job.pk, status=Status.VALIDATING).update(
         status=Status.PREVIEWED, preview=summary.counts(), samples=summary.samples, rows_done=summary.rows
     )
@@ -112,18 +112,19 @@ def apply(job_id: int) -> ImportJob:
                 finished_at=timezone.now(),
             )  # fmt: skip
     except BadFile as exc:
-        return _fail(ImportJob.objects.get(pk=job_id), str(exc))
+        return fail(ImportJob.objects.get(pk=job_id), str(exc))
     except Held as exc:  # R14: rolled back whole; an Admin releases or discards it
-        return _hold(ImportJob.objects.get(pk=job_id), exc)
+        return hold(ImportJob.objects.get(pk=job_id), exc)
     except Exception as exc:
-        _fail(ImportJob.objects.get(pk=job_id), f"the import failed and changed nothing: {exc}")
+        fail(ImportJob.objects.get(pk=job_id), f"the import failed and changed nothing: {exc}")
         raise
     log.info("import applied job=%d %s", job_id, summary.line())
     job.refresh_from_db()
     return job
 
 
-def _hold(job: ImportJob, held: Held) -> ImportJob:
+def hold(job: ImportJob, held: Held) -> ImportJob:
+    """Record what the guard stopped (nothing was written) and alert."""
     ImportJob.objects.filter(pk=job.pk).update(
         status=Status.HELD, held_lists=held.lists(), error=str(held)[:2000], finished_at=timezone.now()
     )
@@ -160,7 +161,7 @@ def _lock(job_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('transfers.importjob'), %s)", [job_id])
 
 
-def _fail(job: ImportJob, error: str) -> ImportJob:
+def fail(job: ImportJob, error: str) -> ImportJob:
     ImportJob.objects.filter(pk=job.pk).update(status=Status.FAILED, error=error, finished_at=timezone.now())
     job.refresh_from_db()
     log.info("import failed job=%d error=%s", job.pk, error[:200])
