@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from contacts.models import Subscription, SubscriberList
+from contacts.models import SubscriberList, Subscription
 from reports import services
 from reports.models import DeactivationReport
 
