@@ -54,6 +54,24 @@ class Held(Exception):
         return [hit.as_dict() for hit in self.hits]
 
 
+def held_fields(lists: list[dict]) -> str:
+    """A held record's lists as the commands' key=value fields (`lists` as Held.lists() made them)."""
+    return f"lists={len(lists)} " + " ".join(
+        f"list={hit['sender_code']}/{hit['list']} would_opt_out={hit['would_opt_out']} "
+        f"subscribers={hit['subscribers']} percent={hit['percent']}"
+        for hit in lists
+    )
+
+
+def held_lines(lists: list[dict]) -> list[str]:
+    """The same as sentences, one a list, for alerts."""
+    return [
+        f"  {hit['sender_code']}/{hit['list']}: would opt out {hit['would_opt_out']} of {hit['subscribers']} "
+        f"subscribers ({hit['percent']}%)"
+        for hit in lists
+    ]
+
+
 def limits() -> tuple[float, int]:
     """(percent of a list's subscribers, minimum subscriptions) both of which a batch must exceed to be held."""
     return settings.OPT_OUT_GUARD_PERCENT, settings.OPT_OUT_GUARD_MIN

@@ -14,6 +14,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contacts.guard import held_lines
 from contacts.phones import mask
 from reports.models import AlertSent, DeactivationReport
 
@@ -85,11 +86,7 @@ def report_failed(report: DeactivationReport, error: str) -> bool:
 
 def report_held(report: DeactivationReport) -> bool:
     source = report.source
-    lists = [
-        f"  {hit['sender_code']}/{hit['list']}: would opt out {hit['would_opt_out']} of {hit['subscribers']} "
-        f"subscribers ({hit['percent']}%)"
-        for hit in report.held_lists
-    ]
+    lists = held_lines(report.held_lists)
     return send(
         f"report {report.pk} held by the mass opt-out guard ({source})",
         [f"Report {report.pk} ({_name(report)}, source {source}) would opt out more than "
@@ -102,8 +99,7 @@ def report_held(report: DeactivationReport) -> bool:
 
 
 def import_held(job) -> bool:
-    lists = [f"  {hit['sender_code']}/{hit['list']}: would opt out {hit['would_opt_out']} of "
-             f"{hit['subscribers']} subscribers ({hit['percent']}%)" for hit in job.held_lists]  # fmt: skip
+    lists = held_lines(job.held_lists)
     return send(
         f"import {job.pk} held by the mass opt-out guard ({job.kind})",
         [f"Import {job.pk} ({job.file_name}, {job.kind}) would opt out too much of a list. Nothing was applied.",

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from contacts import guard
@@ -80,13 +81,16 @@ class _Heartbeat:
 
 def mark_held(report: DeactivationReport, held: guard.Held) -> DeactivationReport:
     """Record what the guard stopped (nothing was applied) and tell the on-call engineer."""
-    DeactivationReport.objects.filter(pk=report.pk).update(
-        status=Status.HELD, held_lists=held.lists(), error=str(held)[:2000], finished_at=timezone.now()
-    )
+    record_hold(DeactivationReport.objects.filter(pk=report.pk), held)
     report.refresh_from_db()
     log.warning("report held report=%s source=%s lists=%d", report.pk, report.source, len(held.hits))
     alerts.report_held(report)
     return report
+
+
+def record_hold(row: QuerySet, held: guard.Held) -> None:
+    """A report's or an import job's row says it is held, which lists it would hit and why (R14)."""
+    row.update(status="held", held_lists=held.lists(), error=str(held)[:2000], finished_at=timezone.now())
 
 
 def failed(report: DeactivationReport, error: str) -> None:

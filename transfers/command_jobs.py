@@ -13,6 +13,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from contacts import guard
 from contacts.csvio import BadFile
 from contacts.guard import Held
 from transfers import services
@@ -55,9 +56,4 @@ def run_file_as_job(*, kind: ImportKind, path: Path, work: Callable[[BinaryIO], 
 
 def held_line(job: ImportJob) -> str:
     """The command's line for a held job: which lists, how many (R14)."""
-    lists = " ".join(
-        f"list={hit['sender_code']}/{hit['list']} would_opt_out={hit['would_opt_out']} "
-        f"subscribers={hit['subscribers']} percent={hit['percent']}"
-        for hit in job.held_lists
-    )
-    return f"held: import={job.pk} kind={job.kind} lists={len(job.held_lists)} {lists}"
+    return f"held: import={job.pk} kind={job.kind} {guard.held_fields(job.held_lists)}"

@@ -17,7 +17,7 @@ from contacts import guard
 from contacts.csvio import BadFile
 from contacts.guard import Held
 from reports import alerts
-from reports.lifecycle import NotHeld
+from reports.lifecycle import NotHeld, record_hold
 from transfers.models import ImportJob, ImportKind
 from transfers.resources import IMPORTS, ImportResource
 
@@ -125,9 +125,7 @@ def apply(job_id: int) -> ImportJob:
 
 def hold(job: ImportJob, held: Held) -> ImportJob:
     """Record what the guard stopped (nothing was written) and alert."""
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=Status.HELD, held_lists=held.lists(), error=str(held)[:2000], finished_at=timezone.now()
-    )
+    record_hold(ImportJob.objects.filter(pk=job.pk), held)
     job.refresh_from_db()
     log.warning("import held job=%d kind=%s lists=%d", job.pk, job.kind, len(held.hits))
     alerts.import_held(job)

@@ -5,26 +5,17 @@ import io
 import pytest
 
 from django.contrib.auth.models import Group, User
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.urls import reverse
 
 from contacts.models import OptOutEvent, Subscription
 from reports import lifecycle, services
 from reports.models import DeactivationReport
 from tests.reports.builders import DAY, dated_key, numbers, report_csv, snapshot, subscribe_many
+from tests.support.commands import run
 
 pytestmark = pytest.mark.django_db
 Status = DeactivationReport.Status
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """A command's exit status, stdout and stderr, as a script sees them."""
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command(*args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return exc.returncode, out.getvalue(), str(exc)
-    return 0, out.getvalue(), err.getvalue()
 
 
 def write(path, body: bytes) -> str:

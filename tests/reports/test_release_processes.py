@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -43,17 +45,29 @@ def outcomes(children: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
     return sorted((child.returncode, out, err) for child, (out, err) in zip(children, finished, strict=True))
 
 
-@committed
-def test_postgresql_two_concurrent_releases_apply_once(postgres, shared_media_root, settings):
-    settings.MEDIA_ROOT = str(shared_media_root)
-    report = held_report(500)
-    env = child_env(MEDIA_ROOT=str(shared_media_root))
-
-    # The first release is held inside its apply, just before it opts anyone out, while the second one asks.
+@contextmanager
+def release_paused_in_apply(env: dict[str, str], report: DeactivationReport) -> Iterator[tuple[subprocess.Popen, int]]:
+    """A release process held inside its apply, just before it opts anyone out: (the process, its backend)."""
     with subscriptions_frozen():
-        first = release(env, str(report.pk))
-        wait_until(lambda: waiting_to_opt_out() or first.poll() is not None, what="the first release to apply")
-        second = release(env, str(report.pk))
+        child = release(env, str(report.pk))
+        backend = wait_until(lambda: waiting_to_opt_out() or child.poll() is not None, what="the release to apply")
+        assert child.poll() is None, child.communicate()[1][-2000:]
+        yield child, backend
+
+
+@pytest.fixture
+def pg_env(postgres, shared_media_root, settings) -> dict[str, str]:
+    """Release processes on PostgreSQL, sharing the test's committed data and stored files."""
+    settings.MEDIA_ROOT = str(shared_media_root)
+    return child_env(MEDIA_ROOT=str(shared_media_root))
+
+
+@committed
+def test_postgresql_two_concurrent_releases_apply_once(pg_env):
+    report = held_report(500)
+
+    with release_paused_in_apply(pg_env, report) as (first, _):
+        second = release(pg_env, str(report.pk))  # asks while the first applies
         second.wait(timeout=60)
     (ok, out, _), (refused, _, err) = outcomes([first, second])
 
@@ -96,15 +110,10 @@ def test_sqlite_two_concurrent_releases_apply_once(tmp_path):
 
 
 @committed
-def test_a_release_killed_mid_apply_is_interrupted_then_retried_as_released(postgres, shared_media_root, settings):
-    settings.MEDIA_ROOT = str(shared_media_root)
+def test_a_release_killed_mid_apply_is_interrupted_then_retried_as_released(pg_env):
     report = held_report(300)
-    env = child_env(MEDIA_ROOT=str(shared_media_root))
 
-    with subscriptions_frozen():
-        child = release(env, str(report.pk))
-        backend = wait_until(lambda: waiting_to_opt_out() or child.poll() is not None, what="the release to apply")
-        assert child.poll() is None
+    with release_paused_in_apply(pg_env, report) as (child, backend):
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
     wait_until(lambda: backend_gone(backend), what="PostgreSQL to end the killed session")
@@ -119,15 +128,13 @@ def test_a_release_killed_mid_apply_is_interrupted_then_retried_as_released(post
 
 
 @committed
-def test_a_held_report_survives_a_worker_kill_and_is_still_held(postgres, shared_media_root, settings):
+def test_a_held_report_survives_a_worker_kill_and_is_still_held(pg_env):
     """A worker running the held report's redelivered task (and the watch) over and over is killed -9."""
-    settings.MEDIA_ROOT = str(shared_media_root)
     report = held_report(300)
     script = (f"from reports import tasks\nwhile True:\n    tasks.ingest_report({report.pk}); tasks.watch_ingestion()"
               "\n    print('round', flush=True)")  # fmt: skip
-    env = child_env(MEDIA_ROOT=str(shared_media_root))
     worker = subprocess.Popen([sys.executable, "manage.py", "shell", "--no-imports", "-c", script], cwd=ROOT,
-                              env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+                              env=pg_env, stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert worker.stdout.readline() == "round\n" and worker.stdout.readline() == "round\n"
     finally:

@@ -1,30 +1,19 @@
 """R14 for imports and notice files: run as import jobs, a held one waits for `release_report --import ID`."""
 
-import io
-
 import pytest
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from contacts.models import OptOutEvent, Subscription
 from tests.reports.builders import numbers, subscribe_many
+from tests.support.commands import run
 from transfers import services
 from transfers.models import ImportJob, ImportKind
 
 pytestmark = pytest.mark.django_db
 Status = ImportJob.Status
 WHEN = (timezone.now() - timezone.timedelta(days=1)).isoformat()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command(*args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return exc.returncode, out.getvalue(), str(exc)
-    return 0, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

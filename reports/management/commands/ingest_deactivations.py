@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
+from contacts import guard
 from reports import s3, services
 from reports.models import DeactivationReport
 
@@ -177,11 +178,7 @@ def summary(report: DeactivationReport, outcome: str) -> str:
     counts = " ".join(f"{name}={value}" for name, value in report.counts().items())
     if report.status == DeactivationReport.Status.HELD:
         # What the guard saw, per list: the numbers an Admin weighs before releasing it.
-        counts = f"lists={len(report.held_lists)} " + " ".join(
-            f"list={hit['sender_code']}/{hit['list']} would_opt_out={hit['would_opt_out']} "
-            f"subscribers={hit['subscribers']} percent={hit['percent']}"
-            for hit in report.held_lists
-        )
+        counts = guard.held_fields(report.held_lists)
     seconds = f" seconds={report.duration.total_seconds():.1f}" if report.duration else ""
     return (
         f"{outcome}: report={report.pk} date={day} status={report.status} {counts} "
