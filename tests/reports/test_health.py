@@ -30,7 +30,7 @@ def report(status: str, *, hours_ago: float = 1, origin: str = "s3", **fields) -
 def check(*args: str) -> tuple[int, str]:
     out = io.StringIO()
     try:
-        call_command("check_ingestion", *args, stdout=out)
+        call_command("check_ingestion", *args, "--now", NOW.isoformat(), stdout=out)
     except SystemExit as exc:
         return exc.code, out.getvalue()
     return 0, out.getvalue()
