@@ -202,6 +202,8 @@ REPORT_INVALID_MAX_PERCENT = env.float("REPORT_INVALID_MAX_PERCENT", default=50.
 ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="smsprogram@localhost")
+# Alerts are sent from the ingest itself: a mail server that hangs must not hold a report's worker for long.
+EMAIL_TIMEOUT = 10
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Bearer token for GET /healthz/ingestion from a monitor; unset, only a staff session may read it.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
