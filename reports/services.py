@@ -168,7 +168,8 @@ def ingest(report: DeactivationReport, *, progress: Progress | None = None, toda
         _mark_failed(report, f"{type(exc).__name__}: {exc}")
         raise
     report.refresh_from_db()
-    log.info("report applied report=%s %s", report.pk, " ".join(f"{k}={v}" for k, v in report.counts().items()))
+    log.info("report applied report=%s source=%s %s", report.pk, report.source,
+             " ".join(f"{k}={v}" for k, v in report.counts().items()))  # fmt: skip
     lifecycle.applied(report)
     return IngestResult(report, True, APPLIED)
 
@@ -195,7 +196,7 @@ def _start(report: DeactivationReport) -> IngestResult | None:
 
 
 def _mark_failed(report: DeactivationReport, error: str) -> None:
-    log.warning("report failed report=%s error=%s", report.pk, error[:300])
+    log.warning("report failed report=%s source=%s error=%s", report.pk, report.source, error[:300])
     failed = DeactivationReport.objects.filter(pk=report.pk).exclude(status=DeactivationReport.Status.SUCCEEDED)
     if failed.update(status=DeactivationReport.Status.FAILED, error=error[:2000], finished_at=timezone.now()):
         lifecycle.failed(report, error)
