@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from contacts.models import OptOutEvent, Subscription
 from reports import lifecycle, services
-from reports.models import DeactivationReport
+from reports.models import DeactivationReport, DeliveryReceipt
 from tests.reports.builders import DAY, dated_key, numbers, report_csv, snapshot, subscribe_many
 from tests.support.commands import run
 
@@ -205,3 +205,16 @@ def test_a_release_by_the_service_records_who_decided(held, admin_user):
     report = lifecycle.release(held.pk, user=admin_user)
 
     assert (report.status, report.decided_by) == (Status.SUCCEEDED, admin_user)
+
+
+def test_r14_a_receipts_file_that_would_empty_a_list_exits_3_and_records_nothing(lists, tmp_path):
+    phones, first, _ = lists
+    code_ = first.sender_code.code
+    rows = "".join(f"{phone},{code_},629,2026-11-20T10:00:00Z\n" for phone in phones[:200])
+    path = write(tmp_path / "receipts.csv", ("phone,sender_code,error_code,occurred_at\n" + rows).encode())
+    before = snapshot()
+
+    code, _, err = run("ingest_receipts", path)
+
+    assert code == 3 and err.startswith("held: nothing applied. held by the mass opt-out guard (R14)")
+    assert snapshot() == before and not DeliveryReceipt.objects.exists()
