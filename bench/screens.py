@@ -251,7 +251,7 @@ def write_doc(results: list[tuple[str, float, int]], load: dict) -> None:
 def main() -> None:
     os.environ.update({"DATABASE_URL": PG_URL, "DEBUG": "1", "SECRET_KEY": "bench-screens", "LOG_LEVEL": "WARNING",
                        "ALLOWED_HOSTS": "testserver,127.0.0.1", "SECURE_SSL_REDIRECT": "0",
-                       "SESSION_COOKIE_SECURE": "0"})  # fmt: skip
+                       "SESSION_COOKIE_SECURE": "0", "OPT_OUT_GUARD_PERCENT": "0"})  # fmt: skip  # R14 guard off
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsprogram.settings")
     fresh = recreate()
     import django

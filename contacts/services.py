@@ -17,7 +17,7 @@ from django.db import connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contacts import phones, tallies
+from contacts import guard, phones, tallies
 from contacts.models import (
     SUSPENSION_DAYS,
     Carrier,
@@ -186,6 +186,11 @@ def _opt_out(out: Outcome, source: Source, now) -> None:
     out.already_opted_out = fetch_int("SELECT COUNT(*) FROM signal_hit WHERE status = 'opted_out'")
     out.stale = fetch_int("SELECT COUNT(*) FROM signal_hit WHERE status = 'opted_in' AND occurred_at < opted_in_at")
     applies = "status = 'opted_in' AND occurred_at >= opted_in_at"
+    # R14 (contacts/guard.py): before anything is written; Held rolls the whole batch back.
+    guard.check(
+        "SELECT list_id, COUNT(*) FROM contacts_subscription "
+        f"WHERE id IN (SELECT subscription_id FROM signal_hit WHERE {applies}) GROUP BY list_id"
+    )
     # One event per contact and sender code: every list of a code sees the same newest signal.
     out.events = execute(
         f"""

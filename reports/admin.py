@@ -19,6 +19,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from reports import services, tasks
+from reports.admin_held import HeldReportAdmin
 from reports.models import DeactivationReport
 from smsprogram.uploads import name_refusal, stored_file
 from transfers.admin_mixins import StreamingExportMixin
@@ -41,11 +42,12 @@ class ReportUploadForm(forms.Form):
 
 
 @admin.register(DeactivationReport)
-class DeactivationReportAdmin(StreamingExportMixin, admin.ModelAdmin):
+class DeactivationReportAdmin(HeldReportAdmin, StreamingExportMixin, admin.ModelAdmin):
     resource_classes = [ReportSummaryExport]
     list_display = (
         "report_date", "name", "origin", "status_badge", "rows", "valid", "invalid", "duplicates",
         "matched_contacts", "opted_out", "stale", "duration_shown", "started_at", "finished_at", "note",
+        "would_hit",
     )  # fmt: skip
     list_display_links = ("report_date", "name")
     list_filter = ("status", "origin")
@@ -53,6 +55,7 @@ class DeactivationReportAdmin(StreamingExportMixin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("status_badge", "error", "origin", "name", "stored", "bucket", "key", "report_date",
                            "etag", "size", "fingerprint")}),
+        ("Held by the mass opt-out guard (R14)", {"fields": ("would_hit", "decided")}),
         ("Counts", {"fields": ("rows", "valid", "invalid", "future", "duplicates", "matched_contacts", "opted_out",
                                "already_opted_out", "stale")}),
         ("Invalid rows", {"fields": ("invalid_rows",)}),
@@ -90,7 +93,7 @@ class DeactivationReportAdmin(StreamingExportMixin, admin.ModelAdmin):
             ),
             path("upload/", self.admin_site.admin_view(self.upload_view), name="%s_%s_upload" % info),
         ]
-        return own + super().get_urls()
+        return own + self.held_urls() + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_ingest": request.user.has_perm(INGEST_PERMISSION)}

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -18,6 +19,9 @@ class DeactivationReport(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        HELD = "held", "Held (R14)"  # would opt out too much of a list: nothing applied, an Admin decides
+        DISCARDED = "discarded", "Discarded"  # an Admin discarded it while held: never applied, kept on record
+        INTERRUPTED = "interrupted", "Interrupted"  # its worker died mid-ingest (rolled back); retried next run
 
     origin = models.CharField(max_length=8, choices=Origin.choices)
     # What identifies the content: the S3 ETag (the same file under `latest` and under its
@@ -33,9 +37,19 @@ class DeactivationReport(models.Model):
     report_date = models.DateField(null=True, blank=True, help_text="Dates rows that carry no date of their own.")
     etag = models.CharField(max_length=100, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    held_lists = models.JSONField(
+        default=list, blank=True, help_text="While held (R14): each list it would hit, with its counts."
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The Admin who released or discarded it while held.",
+    )  # fmt: skip
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # SQLite has no row lock another process can test: a running ingest touches this every 30 s instead.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     rows = models.PositiveIntegerField(default=0)
     valid = models.PositiveIntegerField(default=0)
@@ -56,6 +70,7 @@ class DeactivationReport(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["-report_date"], name="report_date_desc")]
+        permissions = [("release_report", "Can apply or discard a held report (R14)")]
 
     def __str__(self) -> str:
         return f"{self.key or self.file_name} ({self.report_date or 'no date'})"
@@ -66,10 +81,25 @@ class DeactivationReport(models.Model):
             return self.finished_at - self.started_at
         return None
 
+    @property
+    def source(self) -> str:
+        """The report source of DESIGN.md's vocabulary: S3 reports come from `aws`, the rest are uploads."""
+        return "aws" if self.origin == self.Origin.S3 else "upload"
+
     def counts(self) -> dict[str, int]:
         names = ["rows", "valid", "invalid", "future", "duplicates", "matched_contacts", "opted_out",
                  "already_opted_out", "stale"]  # fmt: skip
         return {name: getattr(self, name) for name in names}
+
+
+class AlertSent(models.Model):
+    """When an alert of a kind was last sent, so a repeated state (stale ingestion) alerts at most once a day."""
+
+    key = models.CharField(max_length=200, unique=True)
+    sent_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.sent_at:%Y-%m-%d %H:%M}"
 
 
 class Channel(models.TextChoices):

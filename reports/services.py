@@ -18,10 +18,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contacts.guard import Held
 from contacts.models import Reason, Source
 from contacts.services import Action, apply_staged_signals, signal_batch
 from contacts.staging import fetch_int
-from reports import s3
+from reports import lifecycle, s3
 from reports.models import DeactivationReport
 from reports.parsing import NotAReport, ParseStats, parse_report
 
@@ -34,6 +35,7 @@ PROGRESS_EVERY = 10_000
 APPLIED = "applied"
 ALREADY_APPLIED = "already applied; nothing changed"
 BUSY = "another worker is applying this report; nothing changed here"
+HELD = "held"
 
 # (valid rows so far, bytes read so far, whether the whole file is read and the database now applies it)
 Progress = Callable[[int, int, bool], None]
@@ -153,7 +155,11 @@ def ingest(report: DeactivationReport, *, progress: Progress | None = None, toda
                 return IngestResult(report, False, BUSY)
             if locked.status == DeactivationReport.Status.SUCCEEDED:
                 return IngestResult(locked, False, ALREADY_APPLIED)
-            _apply(locked, progress, today)
+            # Issue 16: released by an Admin → no guard (R14); on SQLite a heartbeat shows the worker is alive.
+            with lifecycle.applying(locked):
+                _apply(locked, progress, today)
+    except Held as exc:
+        return IngestResult(lifecycle.mark_held(report, exc), False, HELD)
     except (NotAReport, s3.ReportAccessDenied) as exc:
         _mark_failed(report, str(exc))
         raise ReportFailed(str(exc), report=report) from exc
@@ -165,7 +171,9 @@ def ingest(report: DeactivationReport, *, progress: Progress | None = None, toda
         _mark_failed(report, f"{type(exc).__name__}: {exc}")
         raise
     report.refresh_from_db()
-    log.info("report applied report=%s %s", report.pk, " ".join(f"{k}={v}" for k, v in report.counts().items()))
+    log.info("report applied report=%s source=%s %s", report.pk, report.source,
+             " ".join(f"{k}={v}" for k, v in report.counts().items()))  # fmt: skip
+    lifecycle.applied(report)
     return IngestResult(report, True, APPLIED)
 
 
@@ -178,6 +186,8 @@ def _start(report: DeactivationReport) -> IngestResult | None:
             return IngestResult(report, False, BUSY)
         if row.status == DeactivationReport.Status.SUCCEEDED:
             return IngestResult(row, False, ALREADY_APPLIED)
+        if row.status in lifecycle.WAITING_FOR_ADMIN:  # held or discarded: only release_report moves it (R14)
+            return IngestResult(row, False, f"{row.status}; an Admin releases or discards it")
         DeactivationReport.objects.filter(pk=row.pk).update(
             status=DeactivationReport.Status.RUNNING,
             started_at=timezone.now(),
@@ -189,10 +199,10 @@ def _start(report: DeactivationReport) -> IngestResult | None:
 
 
 def _mark_failed(report: DeactivationReport, error: str) -> None:
-    log.warning("report failed report=%s error=%s", report.pk, error[:300])
-    DeactivationReport.objects.filter(pk=report.pk).exclude(status=DeactivationReport.Status.SUCCEEDED).update(
-        status=DeactivationReport.Status.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
+    log.warning("report failed report=%s source=%s error=%s", report.pk, report.source, error[:300])
+    failed = DeactivationReport.objects.filter(pk=report.pk).exclude(status=DeactivationReport.Status.SUCCEEDED)
+    if failed.update(status=DeactivationReport.Status.FAILED, error=error[:2000], finished_at=timezone.now()):
+        lifecycle.failed(report, error)
 
 
 def _open(report: DeactivationReport):
@@ -211,6 +221,7 @@ def _apply(report: DeactivationReport, progress: Progress | None, today: date) -
     with _open(report) as stream, signal_batch(**defaults) as batch:
         rows = parse_report(stream, report_date=report.report_date, today=today, stats=stats)
         batch.load(["seq", "phone", "occurred_at"], _staged(rows, stats, progress))
+        lifecycle.check_layout(stats)  # mostly invalid rows: not a layout we read, fail whole (issue 16)
         # A subquery's DISTINCT can hash; COUNT(DISTINCT) always sorts the whole batch.
         duplicates = fetch_int(
             "SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT phone FROM signal_batch) d) FROM signal_batch"

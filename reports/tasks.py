@@ -2,7 +2,7 @@ from celery import shared_task
 
 from django.db import InterfaceError, OperationalError
 
-from reports import s3, services
+from reports import health, s3, services
 from reports.models import DeactivationReport
 
 # Worth another try: the database connection dropped (the transaction rolled back, R9), or S3 failed for now.
@@ -27,3 +27,19 @@ def backfill_reports() -> int:
 def ingest_report(report_id: int) -> dict[str, int]:
     """Apply one stored report (an upload) by id; retried when the database connection drops."""
     return services.ingest(DeactivationReport.objects.get(pk=report_id)).counts()
+
+
+@shared_task
+def watch_ingestion() -> list[int]:
+    """Every minute: mark reports whose worker died as interrupted, and queue them to be tried again."""
+    health.mark_interrupted()
+    retried = health.retry_interrupted()
+    for report_id in retried:
+        ingest_report.delay(report_id)
+    return retried
+
+
+@shared_task
+def check_ingestion_freshness() -> bool:
+    """Every hour: alert (once a day for the same state) when no report of a source succeeded lately."""
+    return health.alert_if_stale().ok

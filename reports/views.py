@@ -20,6 +20,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from contacts.guard import Held
+from reports import alerts
 from reports.intake import SignalIntake
 from reports.models import Channel, UsedSignature
 from reports.notices import NoticeIntake
@@ -140,7 +142,12 @@ def intake(request: HttpRequest, key: str, intake_class: type[SignalIntake]) -> 
         # One transaction for the claim and the batch: a batch that fails to apply leaves the signature unused.
         with transaction.atomic():
             refuse_replay(digest, timestamp)
-            result = intake_class(channel=Channel.API).ingest_items(items)
+            try:
+                result = intake_class(channel=Channel.API).ingest_items(items)
+            except Held as held:  # R14: the whole batch rolled back, its signature unused; smaller batches pass
+                alerts.send("a signal API batch was held by the mass opt-out guard", [str(held)], event="api_held",
+                            path=request.path, items=len(items))  # fmt: skip
+                raise Refused(409, f"{held}; nothing was recorded") from None
     except Refused as refused:
         log.warning(
             "signal api refused path=%s status=%d bytes_read=%d reason=%r",

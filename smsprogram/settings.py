@@ -149,6 +149,8 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# A load balancer's plain-HTTP health probe gets its answer, not a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz"]
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SILENCED_SYSTEM_CHECKS = [
@@ -175,11 +177,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# plain: one readable line; json: one JSON object a line, the message's key=value context as fields.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT is plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "smsprogram.logformat.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
@@ -191,3 +200,21 @@ DEACT_REPORTS_COUNTRY = env.str("DEACT_REPORTS_COUNTRY", default="us")
 # The signal intake API (POST /api/receipts/, /api/carrier-notices/): requests are signed with this shared
 # secret (HMAC-SHA256). Unset, the endpoints answer 503 rather than accept unsigned data.
 SIGNAL_API_SECRET = env.str("SIGNAL_API_SECRET", default="")
+
+# The mass opt-out guard (R14): a file, report or import that would opt out more than this percent of a
+# list's subscribers, and more than OPT_OUT_GUARD_MIN of them, is held for an Admin. 0 turns it off.
+OPT_OUT_GUARD_PERCENT = env.float("OPT_OUT_GUARD_PERCENT", default=5.0)
+OPT_OUT_GUARD_MIN = env.int("OPT_OUT_GUARD_MIN", default=100)
+# A report with more invalid rows than this percent is not the layout we read: it fails whole.
+REPORT_INVALID_MAX_PERCENT = env.float("REPORT_INVALID_MAX_PERCENT", default=50.0)
+
+# Alerts for the on-call engineer (reports/alerts.py), by email through Django's mail. No ALERT_EMAILS:
+# alerts are only logged. EMAIL_URL unset: the console backend (mail printed, never sent).
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="smsprogram@localhost")
+# Alerts are sent from the ingest itself: a mail server that hangs must not hold a report's worker for long.
+EMAIL_TIMEOUT = 10
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Bearer token for GET /healthz/ingestion from a monitor; unset, only a staff session may read it.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")

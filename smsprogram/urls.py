@@ -4,6 +4,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from reports import health_views
+
 admin.site.site_header = "smsprogram"
 admin.site.site_title = "smsprogram"
 admin.site.index_title = "SMS program back office"
@@ -16,6 +18,8 @@ def favicon(request):
 
 urlpatterns = [
     path("favicon.ico", favicon),
+    path("healthz", health_views.healthz, name="healthz"),
+    path("healthz/ingestion", health_views.ingestion, name="healthz-ingestion"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include("reports.urls")),

@@ -20,6 +20,8 @@ class ImportJob(models.Model):
         CONFIRMED = "confirmed", "Confirmed: applying"
         APPLIED = "applied", "Applied"
         FAILED = "failed", "Failed"  # not this kind of file, or the apply crashed; nothing was written
+        HELD = "held", "Held (R14)"  # would opt out too much of a list: nothing written, an Admin decides
+        DISCARDED = "discarded", "Discarded"  # discarded by an Admin while held; nothing written
 
     kind = models.CharField(max_length=16, choices=ImportKind.choices)
     file = models.FileField(upload_to="imports/%Y/%m/")
@@ -36,6 +38,9 @@ class ImportJob(models.Model):
     # Progress is written from a connection of its own, so staff see it while the applying transaction runs.
     rows_total = models.PositiveIntegerField(default=0, help_text="Lines in the file, header excluded.")
     rows_done = models.PositiveIntegerField(default=0)
+    held_lists = models.JSONField(
+        default=list, blank=True, help_text="While held (R14): each list it would hit, with its counts."
+    )
     preview = models.JSONField(default=dict, blank=True, help_text="What the dry run counted.")
     result = models.JSONField(default=dict, blank=True, help_text="What applying the file did.")
     samples = models.JSONField(default=list, blank=True, help_text="Invalid and refused rows: line and reason.")

@@ -13,7 +13,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
+from contacts import guard
 from contacts.csvio import BadFile
+from contacts.guard import Held
+from reports import alerts
+from reports.lifecycle import NotHeld, record_hold
 from transfers.models import ImportJob, ImportKind
 from transfers.resources import IMPORTS, ImportResource
 
@@ -63,11 +67,12 @@ def validate(job: ImportJob) -> ImportJob:
     """The preview: run the import in a transaction that is rolled back, and keep what it counted."""
     if job.status != Status.VALIDATING:
         return job  # a repeated task: the preview is already there
-    with JobProgress(job.pk) as progress, job.file.open("rb") as stream:
+    # The preview shows everything the file would do; the guard judges the real apply (R14).
+    with JobProgress(job.pk) as progress, job.file.open("rb") as stream, guard.released():
         try:
             summary = resource_for(job, progress).run(stream, dry_run=True)
         except BadFile as exc:
-            return _fail(job, str(exc))
+            return fail(job, str(exc))
     ImportJob.objects.filter(pk=job.pk, status=Status.VALIDATING).update(
         status=Status.PREVIEWED, preview=summary.counts(), samples=summary.samples, rows_done=summary.rows
     )
@@ -107,13 +112,44 @@ def apply(job_id: int) -> ImportJob:
                 finished_at=timezone.now(),
             )  # fmt: skip
     except BadFile as exc:
-        return _fail(ImportJob.objects.get(pk=job_id), str(exc))
+        return fail(ImportJob.objects.get(pk=job_id), str(exc))
+    except Held as exc:  # R14: rolled back whole; an Admin releases or discards it
+        return hold(ImportJob.objects.get(pk=job_id), exc)
     except Exception as exc:
-        _fail(ImportJob.objects.get(pk=job_id), f"the import failed and changed nothing: {exc}")
+        fail(ImportJob.objects.get(pk=job_id), f"the import failed and changed nothing: {exc}")
         raise
     log.info("import applied job=%d %s", job_id, summary.line())
     job.refresh_from_db()
     return job
+
+
+def hold(job: ImportJob, held: Held) -> ImportJob:
+    """Record what the guard stopped (nothing was written) and alert."""
+    record_hold(ImportJob.objects.filter(pk=job.pk), held)
+    job.refresh_from_db()
+    log.warning("import held job=%d kind=%s lists=%d", job.pk, job.kind, len(held.hits))
+    alerts.import_held(job)
+    return job
+
+
+def release_held(job_id: int) -> ImportJob:
+    """An Admin's *Apply anyway* for a held import: applied once, exactly as it would have been (R14, R6)."""
+    _decide(job_id, Status.CONFIRMED)
+    with guard.released():
+        return apply(job_id)
+
+
+def discard_held(job_id: int) -> ImportJob:
+    """An Admin's *Discard* for a held import: never applied, kept on record."""
+    _decide(job_id, Status.DISCARDED)
+    return ImportJob.objects.get(pk=job_id)
+
+
+def _decide(job_id: int, status: str) -> None:
+    # A conditional UPDATE: of two concurrent releases, the second finds the job no longer held.
+    if not ImportJob.objects.filter(pk=job_id, status=Status.HELD).update(status=status):
+        job = ImportJob.objects.filter(pk=job_id).first()
+        raise NotHeld(f"import {job_id} is {job.status}, not held; nothing changed" if job else f"no import {job_id}")
 
 
 def _lock(job_id: int) -> None:
@@ -123,7 +159,7 @@ def _lock(job_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('transfers.importjob'), %s)", [job_id])
 
 
-def _fail(job: ImportJob, error: str) -> ImportJob:
+def fail(job: ImportJob, error: str) -> ImportJob:
     ImportJob.objects.filter(pk=job.pk).update(status=Status.FAILED, error=error, finished_at=timezone.now())
     job.refresh_from_db()
     log.info("import failed job=%d error=%s", job.pk, error[:200])

@@ -5,7 +5,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts.csvio import BadFile
-from reports.intake import SignalIntake
+from contacts.guard import Held
+from reports.intake import IntakeResult, SignalIntake
 from reports.models import Channel
 
 SHOWN_ERRORS = 20
@@ -21,10 +22,11 @@ class IntakeCommand(BaseCommand):
         intake = self.intake(channel=Channel.CSV)
         progress = self.progress()
         try:
-            with open(file, "rb") as stream:
-                result = intake.ingest_file(stream, progress=progress)
+            result = self.ingest(intake, file, progress)
         except (OSError, BadFile) as exc:
             raise CommandError(str(exc)) from None
+        except Held as exc:  # R14; the CSV app's commands record a job an Admin can release instead
+            raise CommandError(f"held: nothing applied. {exc}", returncode=3) from None
         finally:
             if progress:
                 sys.stderr.write("\n")
@@ -33,6 +35,10 @@ class IntakeCommand(BaseCommand):
         if result.errors.count > SHOWN_ERRORS:
             self.stderr.write(f"… and {result.errors.count - SHOWN_ERRORS} more invalid rows")
         self.stdout.write(result.summary(intake.effects, rejected=intake.can_reject))
+
+    def ingest(self, intake: SignalIntake, file: str, progress) -> IntakeResult:
+        with open(file, "rb") as stream:
+            return intake.ingest_file(stream, progress=progress)
 
     def progress(self):
         """A running row count on a terminal; nothing in a log or a pipe."""

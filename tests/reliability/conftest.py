@@ -64,6 +64,7 @@ def samples(sms, saved, users) -> dict[str, list[str]]:
         "list_id": [str(sms.flash.pk)],
         "pk": [str(saved.pk)],
         "job_id": ["0"],  # no import job exists: the confirm page of a missing job
+        "report_id": [str(DeactivationReport.objects.order_by("pk").values_list("pk", flat=True).first())],
         "name": exports,
         "content_type_id": [str(ContentType.objects.get_for_model(sms.stopped).pk)],
         "id": [str(users["Viewer"].pk)],  # a user's password page

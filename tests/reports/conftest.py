@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import require
 from tests.s3_endpoint import EndpointUnavailable, MotoServer, ReportBucket, S3Proxy
+from tests.support.smtp import Inbox, SmtpServer
 
 REGION = "us-east-1"
 BUCKET = f"{REGION}-pinpoint-sms-voice"
@@ -75,3 +76,16 @@ def s3_reports(moto_client, s3_proxy, monkeypatch, settings) -> Iterator[ReportB
 def _uploads_in_shared_media_root(settings, shared_media_root):
     """Uploaded reports go where a worker or command process started by a test finds them too."""
     settings.MEDIA_ROOT = str(shared_media_root)
+
+
+@pytest.fixture
+def smtp(settings) -> Iterator[Inbox]:
+    """Alerts go by real SMTP to a server in this process; its inbox is what the on-call engineer gets."""
+    with SmtpServer() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.ALERT_EMAILS = ["oncall@example.com", "lead@example.com"]
+        settings.DEFAULT_FROM_EMAIL = "alerts@sms.example.com"
+        yield server.inbox

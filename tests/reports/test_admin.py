@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from reports import s3, services
 from reports.models import DeactivationReport
-from tests.reports.builders import DAY, A, dated_key, opted_out, report_csv, subscribed, upload
+from tests.reports.builders import DAY, A, B, C, dated_key, opted_out, report_csv, subscribed, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +25,10 @@ def page(report: DeactivationReport) -> str:
 
 @pytest.fixture
 def applied(db) -> DeactivationReport:
-    """A report that applied, with a bad row and a row from the future among the good one."""
+    """A report that applied, with a bad row and a row from the future among the good ones."""
     subscribed(A)
     body = report_csv((A, DAY)) + b"+1 (202) 555-01,2026-01-01\n" + f"{A},2999-01-01\n".encode()
+    body += report_csv((B, DAY), (C, DAY)).split(b"\n", 1)[1]  # mostly good: a layout we read (issue 16)
     return services.ingest(upload(body, name="provider-monday.csv")).report
 
 

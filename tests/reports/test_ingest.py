@@ -311,6 +311,7 @@ def test_r8_bad_rows_are_counted_and_sampled_and_the_good_rows_apply():
         f"{C},someday\n"  # 7: unreadable date
         f"{A},{DAY}\n"  # 8: duplicate of line 2
         f"{'9' * 5000},{DAY}\n"  # 9: a hostile, huge line
+        + "".join(f"+1202555015{i},{DAY}\n" for i in range(4))  # 10-13: good, on no list: a mostly good file
     ).encode()
 
     result = services.ingest(upload(body))
@@ -318,7 +319,7 @@ def test_r8_bad_rows_are_counted_and_sampled_and_the_good_rows_apply():
     report = result.report
     assert result.applied
     counts = (report.rows, report.valid, report.invalid, report.future, report.duplicates, report.opted_out)
-    assert counts == (7, 2, 5, 1, 1, 1)
+    assert counts == (11, 6, 5, 1, 1, 1)
     assert [sample["line"] for sample in report.invalid_samples] == [3, 5, 6, 7, 9]
     assert report.invalid_samples[2]["reason"] == "date in the future"
     assert report.invalid_samples[3]["reason"] == "unreadable date"

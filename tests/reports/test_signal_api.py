@@ -17,6 +17,7 @@ from contacts.models import Carrier, OptOutEvent, Subscription
 from reports.models import CarrierNotice, DeliveryReceipt
 from reports.views import MAX_BODY_BYTES, MAX_ITEMS
 from tests.factories import ContactFactory, SubscriptionFactory
+from tests.reports.builders import numbers, subscribe_many
 
 SECRET = "a-test-secret-shared-with-the-provider"
 RECEIPTS = "/api/receipts/"
@@ -259,3 +260,18 @@ def test_a_50_mb_body_to_a_live_server_is_answered_before_it_is_sent(live_server
     finally:
         connection.close()
     assert "status=413 bytes_read=0" in caplog.text
+
+
+def test_r14_a_batch_that_would_empty_a_list_is_refused_with_409_and_records_nothing(client, settings):
+    settings.OPT_OUT_GUARD_MIN = 10
+    phones = list(numbers(40))
+    [target] = subscribe_many(phones, lists=1)
+    items = [{"phone": phone, "carrier": "Verizon", "event": "deactivated", "occurred_at": "2026-11-20T10:00:00Z"}
+             for phone in phones[:20]]  # fmt: skip
+
+    response = post(client, NOTICES, {"notices": items})
+
+    assert response.status_code == 409
+    assert f"{target.sender_code.code}/{target.name} 20 of 40 (50.0%)" in response.json()["error"]
+    assert (CarrierNotice.objects.count(), Subscription.objects.opted_out().count()) == (0, 0)
+    assert post(client, NOTICES, {"notices": items[:5]}).status_code == 202  # a smaller batch goes through

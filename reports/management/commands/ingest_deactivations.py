@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
+from contacts import guard
 from reports import s3, services
 from reports.models import DeactivationReport
 
@@ -69,6 +70,8 @@ class Command(BaseCommand):
             self.end_progress()
         result.report.refresh_from_db()  # another worker's row may have moved on meanwhile
         self.stdout.write(summary(result.report, result.message))
+        if result.report.status == DeactivationReport.Status.HELD:
+            raise held_error([result.report])
 
     def ingest_file(self, path: Path, report_date: date | None) -> services.IngestResult:
         """Store the file as an uploaded report and apply it: the admin's upload pipeline."""
@@ -95,6 +98,9 @@ class Command(BaseCommand):
         failed = sum(result.report.status == DeactivationReport.Status.FAILED for result in results)
         if failed:
             raise CommandError(f"{failed} of {len(results)} reports failed; each report's row says why")
+        held = [result.report for result in results if result.report.status == DeactivationReport.Status.HELD]
+        if held:
+            raise held_error(held)
 
     def progress_for(self, report: DeactivationReport) -> "ProgressDisplay":
         self.progress = ProgressDisplay(self.stderr, report)
@@ -156,10 +162,23 @@ class ProgressDisplay:
         return min(100, 100 * bytes_read // self.total) if self.total else 0
 
 
+def held_error(reports: list[DeactivationReport]) -> CommandError:
+    """Exit 3: held by the mass opt-out guard (R14); an Admin decides."""
+    ids = " ".join(str(report.pk) for report in reports)
+    return CommandError(
+        f"held by the mass opt-out guard (R14); nothing applied. An Admin runs release_report ID [--discard] "
+        f"for: {ids}",
+        returncode=3,
+    )
+
+
 def summary(report: DeactivationReport, outcome: str) -> str:
     """The command's one line about a report: what happened, then its counts as key=value."""
     day = report.report_date.isoformat() if report.report_date else "-"
     counts = " ".join(f"{name}={value}" for name, value in report.counts().items())
+    if report.status == DeactivationReport.Status.HELD:
+        # What the guard saw, per list: the numbers an Admin weighs before releasing it.
+        counts = guard.held_fields(report.held_lists)
     seconds = f" seconds={report.duration.total_seconds():.1f}" if report.duration else ""
     return (
         f"{outcome}: report={report.pk} date={day} status={report.status} {counts} "
@@ -173,11 +192,14 @@ def backfill_total(results: Iterable[services.IngestResult]) -> str:
     applied = [result for result in results if result.applied]
     failed = sum(result.report.status == DeactivationReport.Status.FAILED for result in results)
     already = sum(result.message == services.ALREADY_APPLIED for result in results)
-    busy = len(results) - len(applied) - failed - already
+    held = sum(result.report.status == DeactivationReport.Status.HELD for result in results)
+    busy = len(results) - len(applied) - failed - already - held
     totals = {name: sum(result.counts()[name] for result in applied) for name in ("rows", "opted_out", "stale")}
     return (
         f"backfill: reports={len(results)} applied={len(applied)} already_applied={already} failed={failed} "
-        f"in_progress_elsewhere={busy} " + " ".join(f"{name}={value}" for name, value in totals.items())
+        + (f"held={held} " if held else "")
+        + f"in_progress_elsewhere={busy} "
+        + " ".join(f"{name}={value}" for name, value in totals.items())
     )
 
 

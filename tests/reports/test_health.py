@@ -1,0 +1,144 @@
+"""Ingestion health: check_ingestion, /healthz, /healthz/ingestion, interrupted reports (issue 16)."""
+
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.utils import timezone
+
+from reports import health
+from reports.models import DeactivationReport
+
+pytestmark = pytest.mark.django_db
+Status = DeactivationReport.Status
+NOW = timezone.now()
+
+
+def report(status: str, *, hours_ago: float = 1, origin: str = "s3", now=NOW, **fields) -> DeactivationReport:
+    finished = now - timedelta(hours=hours_ago)
+    return DeactivationReport.objects.create(
+        origin=origin, fingerprint=f"{origin}:{status}:{hours_ago}:{fields}", status=status, finished_at=finished,
+        started_at=finished - timedelta(minutes=1), **fields,
+    )  # fmt: skip
+
+
+def check(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("check_ingestion", *args, "--now", NOW.isoformat(), stdout=out)
+    except SystemExit as exc:
+        return exc.code, out.getvalue()
+    return 0, out.getvalue()
+
+
+def test_check_ingestion_is_stale_when_the_source_never_succeeded():
+    report(Status.FAILED)
+    report(Status.SUCCEEDED, origin="upload")  # uploads are no source
+
+    code, out = check()
+
+    assert code == 1
+    assert out == "stale: aws never succeeded max_age_hours=36 held=0 interrupted=0\n"
+
+
+def test_check_ingestion_is_fresh_within_the_age_and_stale_beyond_it():
+    report(Status.SUCCEEDED, hours_ago=30)
+
+    assert check() == (0, "ok: aws age_hours=30.0 max_age_hours=36 held=0 interrupted=0\n")
+    assert check("--max-age-hours", "24") == (1, "stale: aws age_hours=30.0 max_age_hours=24 held=0 interrupted=0\n")
+
+
+def test_a_disabled_source_is_not_checked():
+    PeriodicTask.objects.filter(task="reports.tasks.ingest_latest_report").update(enabled=False)
+
+    assert check() == (0, "ok: no enabled source max_age_hours=36 held=0 interrupted=0\n")
+
+
+def test_check_ingestion_counts_held_reports_and_fails_while_one_is_interrupted():
+    report(Status.SUCCEEDED)
+    report(Status.HELD)
+    assert check()[0] == 0 and "held=1 interrupted=0" in check()[1]
+
+    report(Status.INTERRUPTED)
+
+    code, out = check()
+    assert code == 1 and out.startswith("interrupted: ") and out.endswith("held=1 interrupted=1\n")
+
+
+def test_sqlite_a_running_report_without_a_heartbeat_for_two_minutes_is_interrupted(settings):
+    if health.connection.vendor != "sqlite":
+        pytest.skip("SQLite's heartbeat; PostgreSQL uses the row lock (test_command)")
+    fresh = report(Status.RUNNING, hours_ago=0)
+    fresh.started_at = NOW - timedelta(minutes=10)
+    fresh.heartbeat_at = NOW - timedelta(seconds=40)  # its worker is alive
+    fresh.save()
+    silent = report(Status.RUNNING, hours_ago=0, attempts=1)
+    silent.started_at = NOW - timedelta(minutes=10)
+    silent.heartbeat_at = NOW - timedelta(minutes=3)
+    silent.save()
+    just_started = report(Status.RUNNING, hours_ago=0.5)
+    just_started.started_at = NOW - timedelta(seconds=30)
+    just_started.heartbeat_at = NOW - timedelta(hours=2)  # left from an earlier attempt
+    just_started.save()
+
+    marked = health.mark_interrupted(now=NOW)
+
+    assert [r.pk for r in marked] == [silent.pk]
+    statuses = dict(DeactivationReport.objects.values_list("pk", "status"))
+    assert statuses == {fresh.pk: Status.RUNNING, silent.pk: Status.INTERRUPTED, just_started.pk: Status.RUNNING}
+    assert health.retry_interrupted() == [silent.pk]
+
+
+def test_healthz_is_public_and_says_nothing_but_ok(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthz_ingestion_needs_staff_or_the_token(client, settings):
+    settings.HEALTH_TOKEN = "s3cret-token"
+    report(Status.SUCCEEDED, hours_ago=2, now=timezone.now())  # the endpoint judges ages by the clock
+
+    assert client.get("/healthz/ingestion").status_code == 401
+    assert client.get("/healthz/ingestion", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    response = client.get("/healthz/ingestion", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["held"] == 0 and body["interrupted"] == 0
+    assert body["sources"]["aws"]["age_hours"] == pytest.approx(2, abs=0.01)
+    assert body["sources"]["aws"]["last_failure"] is None
+
+    client.force_login(User.objects.create_user("staff", password="x", is_staff=True))
+    assert client.get("/healthz/ingestion").status_code == 200
+
+
+def test_healthz_ingestion_without_a_token_configured_refuses_an_empty_bearer(client, settings):
+    settings.HEALTH_TOKEN = ""
+    assert client.get("/healthz/ingestion", HTTP_AUTHORIZATION="Bearer ").status_code == 401
+
+
+def test_healthz_ingestion_is_503_whenever_check_ingestion_fails(client, settings):
+    settings.HEALTH_TOKEN = "t"
+    report(Status.SUCCEEDED, hours_ago=40)
+    report(Status.FAILED, hours_ago=1)
+    report(Status.HELD, hours_ago=1)
+
+    response = client.get("/healthz/ingestion", HTTP_AUTHORIZATION="Bearer t")
+
+    assert response.status_code == 503
+    body = json.loads(response.content)
+    assert body["status"] == "stale" and body["held"] == 1 and body["sources"]["aws"]["stale"] is True
+    assert body["sources"]["aws"]["last_failure"] is not None
+    assert check()[0] == 1
+
+
+def test_healthz_is_not_redirected_to_https(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/admin/").status_code == 301
