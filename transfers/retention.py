@@ -16,10 +16,21 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 REMOVED = "the file was removed by retention before it was applied; upload it again"
-# Rows that still needed their file: with it gone they can never finish, so they say so instead of waiting.
+# Rows that still needed their file (a held one, to be released, too): with it gone they can never finish,
+# so they say so instead of waiting.
 UNFINISHED = {
-    DeactivationReport: [DeactivationReport.Status.PENDING, DeactivationReport.Status.RUNNING],
-    ImportJob: [ImportJob.Status.VALIDATING, ImportJob.Status.PREVIEWED, ImportJob.Status.CONFIRMED],
+    DeactivationReport: [
+        DeactivationReport.Status.PENDING,
+        DeactivationReport.Status.RUNNING,
+        DeactivationReport.Status.HELD,
+        DeactivationReport.Status.INTERRUPTED,
+    ],
+    ImportJob: [
+        ImportJob.Status.VALIDATING,
+        ImportJob.Status.PREVIEWED,
+        ImportJob.Status.CONFIRMED,
+        ImportJob.Status.HELD,
+    ],
 }
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reports", "0004_used_signatures"),
+        ("reports", "0005_upload_retention"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -21,5 +21,5 @@ def unschedule(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("reports", "0005_held_interrupted_alerts")]
+    dependencies = [("reports", "0006_held_interrupted_alerts")]
     operations = [migrations.RunPython(schedule, unschedule)]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("transfers", "0001_initial"),
+        ("transfers", "0002_upload_retention"),
     ]
 
     operations = [
