@@ -180,3 +180,7 @@ DEACT_REPORTS_COUNTRY = env.str("DEACT_REPORTS_COUNTRY", default="us")
 # The signal intake API (POST /api/receipts/, /api/carrier-notices/): requests are signed with this shared
 # secret (HMAC-SHA256). Unset, the endpoints answer 503 rather than accept unsigned data.
 SIGNAL_API_SECRET = env.str("SIGNAL_API_SECRET", default="")
+
+# The reassigned-number ledger (R13): deactivations older than this many days are pruned daily; answers for
+# consents before that are `no_data` unless a later deactivation is known.
+LEDGER_RETENTION_DAYS = env.int("LEDGER_RETENTION_DAYS", default=730)
