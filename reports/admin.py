@@ -174,4 +174,4 @@ class DeactivationReportAdmin(StreamingExportMixin, admin.ModelAdmin):
         )
 
 
-from reports import admin_signals  # noqa: E402, F401
+from reports import admin_ledger, admin_signals  # noqa: E402, F401
