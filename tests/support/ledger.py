@@ -8,7 +8,7 @@ from reports import services
 from reports.models import DeactivationReport
 
 
-def report_of(*rows: tuple[str, date], report_date: date | None = None, name: str = "report.csv") -> bytes:
+def report_of(*rows: tuple[str, date]) -> bytes:
     """A provider's report: a header, then number (in any written form) and deactivation date."""
     return b"phone_number,deactivation_date\n" + b"".join(f'"{n}",{d.isoformat()}\n'.encode() for n, d in rows)
 

@@ -1,6 +1,5 @@
 import csv
 import io
-import sys
 from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
@@ -45,7 +44,7 @@ class Command(BaseCommand):
                 self.write_row([result.phone, result.consented_at, result.answer.value, deactivated_on])
         # Data on stdout only; the counts go to stderr (DESIGN.md: data commands).
         summary = " ".join(f"{answer}={tally[answer]}" for answer in ("yes", "no", "no_data", "invalid"))
-        sys.stderr.write(f"rows={sum(tally.values())} {summary}\n")
+        self.stderr.write(f"rows={sum(tally.values())} {summary}")
 
     def write_row(self, values: list) -> None:
         line = io.StringIO()
