@@ -40,16 +40,18 @@ def utc_day_sql(timestamp: str) -> str:
     return f"date({timestamp})"
 
 
-def first_deactivation_sql(phone: str, consented_at: str) -> str:
-    """SQL for the first known deactivation of `phone` (E.164) on or after the UTC day of `consented_at`.
+def deactivated_since_sql(row: str, phone: str, consented_at: str) -> str:
+    """SQL condition: ledger row `row` is a deactivation of `phone` (E.164) on or after `consented_at`'s UTC day.
 
     The one comparison of R13 and of the `yes` answer: a deactivation on the consent's own day counts,
-    since a report gives only the day. NULL when there is none. Reads the primary key's index alone.
+    since a report gives only the day. Answered from the primary key's index alone.
     """
-    return (
-        f"(SELECT MIN(d.deactivated_on) FROM {TABLE} d WHERE d.number = {key_sql(phone)}"
-        f" AND d.deactivated_on >= {utc_day_sql(consented_at)})"
-    )
+    return f"{row}.number = {key_sql(phone)} AND {row}.deactivated_on >= {utc_day_sql(consented_at)}"
+
+
+def first_deactivation_sql(phone: str, consented_at: str) -> str:
+    """SQL for the first known deactivation of `phone` since `consented_at` (deactivated_since_sql), or NULL."""
+    return f"(SELECT MIN(d.deactivated_on) FROM {TABLE} d WHERE {deactivated_since_sql('d', phone, consented_at)})"
 
 
 def as_date(value) -> date | None:

@@ -73,6 +73,16 @@ def _number(text: object, numbers: phones.FileNumbers) -> str | None:
         return None
 
 
+def answer_sql() -> str:
+    """Per staged question (number_check): its seq, first deactivation since the consent, and consent day."""
+    # A join, not a subquery per row: the same index probes at half the executor's cost.
+    return f"""
+        SELECT c.seq, MIN(d.deactivated_on), {ledger.utc_day_sql("c.consented_at")} FROM number_check c
+        LEFT JOIN {ledger.TABLE} d ON {ledger.deactivated_since_sql("d", "c.phone", "c.consented_at")}
+        GROUP BY c.seq, c.consented_at
+    """
+
+
 def answer_batch(questions: list[tuple[object, object]], *, coverage: date | None) -> list[Result]:
     """Answer (phone, consented_at) pairs, in their order, with one query over a staged batch."""
     numbers = phones.FileNumbers()
@@ -82,13 +92,11 @@ def answer_batch(questions: list[tuple[object, object]], *, coverage: date | Non
         if number is not None and at is not None:
             staged.append((seq, number, at))
     found: dict[int, tuple[date | None, date]] = {}
+    staged.sort(key=lambda row: row[1])  # probes in key order walk the ledger's index pages in order
     with StagingTable("number_check", {"seq": "int", "phone": "text", "consented_at": "ts"}) as batch:
         batch.load(["seq", "phone", "consented_at"], staged)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT seq, {ledger.first_deactivation_sql('phone', 'consented_at')}, "
-                f"{ledger.utc_day_sql('consented_at')} FROM number_check"
-            )
+            cursor.execute(answer_sql())
             for seq, first, day in cursor.fetchall():
                 found[seq] = (ledger.as_date(first), ledger.as_date(day))
     results = []
