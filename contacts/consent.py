@@ -82,18 +82,23 @@ def apply_staged_opt_ins(*, source: Source, now: datetime | None = None) -> OptI
     out = OptInOutcome(rows=fetch_int("SELECT COUNT(*) FROM opt_in_batch"))
     # The newest consent per number and list stands for the batch.
     execute("DROP TABLE IF EXISTS opt_in_row")
-    # R13: the first known deactivation of the number on or after the consent's day voids it.
     execute(
-        f"""
-        CREATE TEMPORARY TABLE opt_in_row AS SELECT ranked.*,
-            {ledger.first_deactivation_sql("ranked.phone", "ranked.opted_in_at")} AS deactivated_on
-        FROM (
+        """
+        CREATE TEMPORARY TABLE opt_in_row AS SELECT ranked.*, CAST(NULL AS date) AS deactivated_on FROM (
             SELECT b.*, ROW_NUMBER() OVER (PARTITION BY phone, list_id ORDER BY opted_in_at DESC, seq) AS rank
             FROM opt_in_batch b) ranked
         WHERE rank = 1
         """
     )
     out.duplicates = out.rows - fetch_int("SELECT COUNT(*) FROM opt_in_row")
+    # R13: the first known deactivation of the number on or after the consent's day voids it.
+    execute(
+        f"""
+        UPDATE opt_in_row SET deactivated_on = f.first
+        FROM ({ledger.first_deactivations_sql("opt_in_row", "seq", "phone", "opted_in_at")}) f
+        WHERE f.key = opt_in_row.seq
+        """
+    )
     voided = _voided_samples()
     out.refused = execute("DELETE FROM opt_in_row WHERE deactivated_on IS NOT NULL")
     out.contacts_created = execute(

@@ -1,8 +1,9 @@
 """The reassigned-number ledger: every deactivation and disconnection we are told of, contact or not (R13).
 
 Written set-based from the staged signals of a report or a notice batch, in that batch's transaction
-(R9, R10), one row per number and day (R6). Read through one comparison — a deactivation on or after
-the consent's UTC day voids the consent — used by the opt-ins (contacts.consent) and by the
+(R9, R10), into the recent tier; `fold` moves those rows into the ledger proper, one row per number and
+day (R6), sorted and off the ingestion path. Read through one comparison over both tiers — a deactivation
+on or after the consent's UTC day voids the consent — used by the opt-ins (contacts.consent) and by the
 reassigned-number answers alike.
 """
 
@@ -10,15 +11,17 @@ import logging
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
-from contacts.ledger_models import DeactivatedNumber
+from contacts.ledger_models import DeactivatedNumber, LedgerRow, RecentDeactivation
 from contacts.models import Contact, Reason
 from contacts.staging import execute
 
 log = logging.getLogger(__name__)
 
 TABLE = DeactivatedNumber._meta.db_table
+RECENT = RecentDeactivation._meta.db_table
+COLUMNS = "number, deactivated_on, ref_type_id, ref_id"
 # The signals that put a number in the ledger: the line went back to the carrier, to be handed on.
 LEDGER_REASONS = (Reason.DEACTIVATED, Reason.DISCONNECTED)
 
@@ -49,9 +52,18 @@ def deactivated_since_sql(row: str, phone: str, consented_at: str) -> str:
     return f"{row}.number = {key_sql(phone)} AND {row}.deactivated_on >= {utc_day_sql(consented_at)}"
 
 
-def first_deactivation_sql(phone: str, consented_at: str) -> str:
-    """SQL for the first known deactivation of `phone` since `consented_at` (deactivated_since_sql), or NULL."""
-    return f"(SELECT MIN(d.deactivated_on) FROM {TABLE} d WHERE {deactivated_since_sql('d', phone, consented_at)})"
+def first_deactivations_sql(table: str, key: str, phone: str, consented_at: str) -> str:
+    """SQL giving (key, first) for each row of `table` with a deactivation since its consent, over both tiers.
+
+    The ledger proper is probed through its primary key; the recent tier, small and unindexed, by a join
+    the planner hashes.
+    """
+    branches = " UNION ALL ".join(
+        f"SELECT t.{key} AS key, d.deactivated_on AS first FROM {table} t "
+        f"JOIN {tier} d ON {deactivated_since_sql('d', f't.{phone}', f't.{consented_at}')}"
+        for tier in (TABLE, RECENT)
+    )
+    return f"SELECT x.key, MIN(x.first) AS first FROM ({branches}) x GROUP BY x.key"
 
 
 def as_date(value) -> date | None:
@@ -62,24 +74,47 @@ def as_date(value) -> date | None:
 
 
 def record_staged_deactivations() -> int:
-    """Add the deactivations and disconnections among the staged signals (`signal_batch`) to the ledger.
+    """Append the deactivations and disconnections among the staged signals (`signal_batch`) to the ledger.
 
-    One statement, in the caller's transaction; a number and day already known is left as it is, so a
-    replay adds nothing (R6). Returns the rows added.
+    One statement, in the caller's transaction, into the recent tier: an append that never touches the
+    ledger's big B-tree (`fold` does that later, sorted). Returns the rows appended.
     """
     reasons = ", ".join(f"'{reason.value}'" for reason in LEDGER_REASONS)  # our own vocabulary, never input
-    # Sorted by the key, the inserts walk the index in order instead of jumping about a large B-tree.
     added = execute(
         f"""
-        INSERT INTO {TABLE} (number, deactivated_on, ref_type_id, ref_id)
+        INSERT INTO {RECENT} ({COLUMNS})
         SELECT {key_sql("phone")}, {utc_day_sql("occurred_at")}, ref_type_id, ref_id FROM signal_batch
         WHERE action = 'opt_out' AND scope_id IS NULL AND reason IN ({reasons})
-        ORDER BY 1, 2
-        ON CONFLICT DO NOTHING
         """
     )
     log.info("ledger recorded added=%d", added)
     return added
+
+
+@transaction.atomic
+def fold() -> int:
+    """Move the recent tier into the ledger proper: one row per number and day, the first source kept (R6).
+
+    Sorted by the key, the inserts walk the B-tree in order. Rows a report commits meanwhile stay for the
+    next fold: PostgreSQL deletes exactly the rows it moves; SQLite has one writer at a time.
+    """
+    if connection.vendor == "postgresql":
+        moved = execute(
+            f"""
+            WITH moved AS (DELETE FROM {RECENT} RETURNING id, {COLUMNS})
+            INSERT INTO {TABLE} ({COLUMNS})
+            SELECT {COLUMNS} FROM moved ORDER BY number, deactivated_on, id
+            ON CONFLICT DO NOTHING
+            """
+        )
+    else:
+        moved = execute(
+            f"INSERT INTO {TABLE} ({COLUMNS}) SELECT {COLUMNS} FROM {RECENT} WHERE true "
+            "ORDER BY number, deactivated_on, id ON CONFLICT DO NOTHING"
+        )
+        execute(f"DELETE FROM {RECENT}")
+    log.info("ledger folded added=%d", moved)
+    return moved
 
 
 def retention_cutoff(today: date) -> date:
@@ -88,13 +123,20 @@ def retention_cutoff(today: date) -> date:
 
 
 def prune(*, today: date) -> int:
-    """Delete the ledger rows older than LEDGER_RETENTION_DAYS; one statement, the day's BRIN index finds them."""
-    deleted, _ = DeactivatedNumber.objects.filter(deactivated_on__lt=retention_cutoff(today)).delete()
-    log.info("ledger pruned deleted=%d before=%s", deleted, retention_cutoff(today))
+    """Delete the ledger rows older than LEDGER_RETENTION_DAYS, in both tiers; the day's BRIN index finds them."""
+    cutoff = retention_cutoff(today)
+    deleted = sum(
+        model.objects.filter(deactivated_on__lt=cutoff).delete()[0] for model in (DeactivatedNumber, RecentDeactivation)
+    )
+    log.info("ledger pruned deleted=%d before=%s", deleted, cutoff)
     return deleted
 
 
-def rows_for(contact: Contact) -> list[DeactivatedNumber]:
-    """The ledger's rows for a contact's number, oldest first, with what carried them."""
-    rows = DeactivatedNumber.objects.filter(number=number_key(contact.phone)).select_related("ref_type")
-    return list(rows.order_by("deactivated_on"))
+def rows_for(contact: Contact) -> list[LedgerRow]:
+    """The ledger's rows for a contact's number, both tiers, oldest first, with what carried them."""
+    key = number_key(contact.phone)
+    rows = [
+        *DeactivatedNumber.objects.filter(number=key).select_related("ref_type"),
+        *RecentDeactivation.objects.filter(number=key).select_related("ref_type"),
+    ]
+    return sorted(rows, key=lambda row: row.deactivated_on)

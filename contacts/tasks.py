@@ -21,3 +21,9 @@ def compact_tallies() -> int:
 def prune_ledger() -> int:
     """Delete reassigned-number ledger rows past LEDGER_RETENTION_DAYS; beat runs it daily."""
     return ledger.prune(today=timezone.now().date())
+
+
+@shared_task(acks_late=True)
+def fold_ledger() -> int:
+    """Move the ledger's recent rows into the ledger proper (contacts.ledger.fold); beat runs it hourly."""
+    return ledger.fold()

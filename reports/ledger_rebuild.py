@@ -28,7 +28,7 @@ class RebuildResult:
     reports: int = 0
     rows: int = 0  # valid report rows read
     notices: int = 0
-    added: int = 0  # ledger rows added
+    added: int = 0  # rows the ledger did not have
     unreadable: int = 0  # reports whose file is gone (AWS keeps 90 days) or could not be read
     pruned: int = 0
     errors: list[str] = field(default_factory=list)
@@ -39,7 +39,7 @@ class RebuildResult:
 
 
 def rebuild(*, today: date | None = None, progress: Callable[[int, int], None] | None = None) -> RebuildResult:
-    """Read every applied report again, one transaction each, then the notices; prune past the retention."""
+    """Read every applied report again, one transaction each, then the notices; fold, and prune past the retention."""
     today = today or timezone.now().date()
     result = RebuildResult()
     reports = DeactivationReport.objects.filter(status=DeactivationReport.Status.SUCCEEDED).order_by(
@@ -57,6 +57,7 @@ def rebuild(*, today: date | None = None, progress: Callable[[int, int], None] |
         if progress:
             progress(result.reports, total)
     _refill_from_notices(result)
+    result.added = ledger.fold()
     result.pruned = ledger.prune(today=today)
     log.info("ledger rebuilt %s", result.summary())
     return result
@@ -70,7 +71,7 @@ def _refill_from(report: DeactivationReport, today: date, result: RebuildResult)
     with transaction.atomic(), services._open(report) as stream, signal_batch(**defaults) as batch:
         rows = parse_report(stream, report_date=report.report_date, today=today, stats=stats)
         result.rows += batch.load(["seq", "phone", "occurred_at"], services._staged(rows, stats, None))
-        result.added += ledger.record_staged_deactivations()
+        ledger.record_staged_deactivations()
 
 
 def _refill_from_notices(result: RebuildResult) -> None:
@@ -85,4 +86,4 @@ def _refill_from_notices(result: RebuildResult) -> None:
             [Action.OPT_OUT.value, ContentType.objects.get_for_model(CarrierNotice).pk,
              CarrierNotice.Status.APPLIED.value, *events],
         )  # fmt: skip
-        result.added += ledger.record_staged_deactivations()
+        ledger.record_staged_deactivations()

@@ -8,6 +8,7 @@ import pytest
 
 from django.core.management import call_command
 
+from contacts import ledger
 from contacts.consent import OptIn, apply_opt_ins, opt_in
 from contacts.models import Contact, Source, Subscription
 from reports.models import Channel
@@ -21,10 +22,13 @@ NUMBER = "+12025550143"
 DEACTIVATED = date(2026, 3, 1)
 
 
-@pytest.fixture
-def known():
-    """The number is in a report (not a contact, never opted in here) as deactivated on 1 March."""
+@pytest.fixture(params=["recent", "folded"])
+def known(request):
+    """The number is in a report (not a contact, never opted in here) as deactivated on 1 March; read from
+    the ledger's recent tier, or from the ledger proper once folded."""
     apply_report(("(202) 555-0143", DEACTIVATED))
+    if request.param == "folded":
+        ledger.fold()
 
 
 def test_r13_a_consent_before_a_known_deactivation_is_refused_and_creates_nothing(known):

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from contacts import ledger
-from contacts.ledger_models import DeactivatedNumber
+from contacts.ledger_models import DeactivatedNumber, RecentDeactivation
 from contacts.models import Subscription
 from reports import services
 from reports.models import Channel, DeactivationReport
@@ -19,7 +19,7 @@ from reports.notices import NoticeIntake
 from reports.reassigned import Answer, answers, coverage_start
 from reports.receipts import ReceiptIntake
 from tests.factories import SubscriptionFactory
-from tests.support.ledger import apply_report, ledger_rows, report_of
+from tests.support.ledger import apply_report, clear_ledger, ledger_rows, report_of
 
 pytestmark = pytest.mark.django_db
 A, B = "+12025550143", "+12025550144"
@@ -36,6 +36,9 @@ def test_every_valid_report_row_lands_in_the_ledger_contact_or_not():
     assert ledger_rows() == {(A, D), (B, D - timedelta(days=2))}
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.OPTED_OUT  # the report still applies as before (R1)
+    assert RecentDeactivation.objects.count() == 2  # appended in the report's transaction
+    assert ledger.fold() == 2
+    assert (RecentDeactivation.objects.count(), ledger_rows()) == (0, {(A, D), (B, D - timedelta(days=2))})
     row = DeactivatedNumber.objects.get(number=ledger.number_key(A))
     assert row.ref == DeactivationReport.objects.get()
 
@@ -43,9 +46,21 @@ def test_every_valid_report_row_lands_in_the_ledger_contact_or_not():
 def test_r6_one_row_per_number_and_day_whatever_reports_say_it_again():
     first = apply_report((A, D), (A, D), (A, D + timedelta(days=1)))
     services.ingest(first)  # the same report again: already applied
+    ledger.fold()
     apply_report((A, D), (B, D), report_date=D)  # another report (other bytes) with the same deactivation
     assert ledger_rows() == {(A, D), (A, D + timedelta(days=1)), (B, D)}
+    assert ledger.fold() == 1  # B's
+    assert DeactivatedNumber.objects.count() == 3
     assert DeactivatedNumber.objects.get(number=ledger.number_key(A), deactivated_on=D).ref_id == first.pk
+
+
+def test_r6_the_fold_keeps_one_row_per_number_and_day_the_first_source_first():
+    first = apply_report((A, D), report_date=D)
+    apply_report((A, D), (A, D), report_date=D + timedelta(days=1))  # not folded in between
+    assert RecentDeactivation.objects.count() == 3
+    assert ledger.fold() == 1
+    assert [(row.phone, row.ref_id) for row in DeactivatedNumber.objects.all()] == [(A, first.pk)]
+    assert ledger.fold() == 0
 
 
 def test_r9_a_report_that_fails_adds_nothing_to_the_ledger():
@@ -75,7 +90,7 @@ def test_other_notices_and_receipts_stay_out_of_the_ledger(event):
 def test_a_replayed_notice_adds_nothing():
     NoticeIntake(channel=Channel.API).ingest_items([notice(A, "deactivated", "2026-11-20")])
     NoticeIntake(channel=Channel.API).ingest_items([notice(A, "deactivated", "2026-11-20")])
-    assert DeactivatedNumber.objects.count() == 1
+    assert RecentDeactivation.objects.count() == 1
 
 
 def ask(*questions: tuple[object, object], today: date = D + timedelta(days=10)) -> list[tuple]:
@@ -134,7 +149,7 @@ def test_rebuild_ledger_refills_from_stored_reports_and_notices_and_is_idempoten
     apply_report((A, D), (B, D), report_date=D)
     NoticeIntake(channel=Channel.API).ingest_items([notice("+12025550145", "deactivated", "2026-11-22")])
     before = ledger_rows()
-    DeactivatedNumber.objects.all().delete()
+    clear_ledger()
     out = io.StringIO()
     call_command("rebuild_ledger", stdout=out, stderr=io.StringIO())
     assert ledger_rows() == before
@@ -148,7 +163,7 @@ def test_rebuild_ledger_names_a_report_whose_file_is_gone_and_goes_on():
     report = apply_report((A, D), report_date=D)
     report.file.delete(save=False)
     NoticeIntake(channel=Channel.API).ingest_items([notice(B, "deactivated", "2026-11-22")])
-    DeactivatedNumber.objects.all().delete()
+    clear_ledger()
     err = io.StringIO()
     call_command("rebuild_ledger", stdout=(out := io.StringIO()), stderr=err)
     assert "unreadable=1" in out.getvalue()

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from contacts import ledger
 from reports.models import UsedSignature
 from tests.factories import ContactFactory
 from tests.support.ledger import apply_report
@@ -23,11 +24,13 @@ A, B = "+12025550143", "+12025550144"
 D = date(2026, 11, 20)
 
 
-@pytest.fixture(autouse=True)
-def ledger_of_two(settings):
+@pytest.fixture(autouse=True, params=["recent", "folded"])
+def ledger_of_two(request, settings):
     settings.SIGNAL_API_SECRET = SECRET
     settings.LEDGER_RETENTION_DAYS = 100_000  # the fixed dates here never age out
     apply_report((A, D), (A, date(2026, 12, 1)), report_date=D)
+    if request.param == "folded":
+        ledger.fold()
 
 
 def check(tmp_path, text: str) -> tuple[str, str]:

@@ -3,7 +3,7 @@
 import io
 from datetime import date
 
-from contacts.ledger_models import DeactivatedNumber
+from contacts.ledger_models import DeactivatedNumber, RecentDeactivation
 from reports import services
 from reports.models import DeactivationReport
 
@@ -21,5 +21,11 @@ def apply_report(*rows: tuple[str, date], report_date: date | None = None) -> De
 
 
 def ledger_rows() -> set[tuple[str, date]]:
-    """The ledger as (E.164, day) pairs."""
-    return {(row.phone, row.deactivated_on) for row in DeactivatedNumber.objects.all()}
+    """The ledger, both tiers, as (E.164, day) pairs."""
+    rows = [*DeactivatedNumber.objects.all(), *RecentDeactivation.objects.all()]
+    return {(row.phone, row.deactivated_on) for row in rows}
+
+
+def clear_ledger() -> None:
+    DeactivatedNumber.objects.all().delete()
+    RecentDeactivation.objects.all().delete()
