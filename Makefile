@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.receipts_load
 	$(BIN)/python -m bench.screens
+	$(BIN)/python -m bench.ledger
 
 ci:
 	bash .ci/run

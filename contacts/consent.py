@@ -1,7 +1,8 @@
-"""Opt-ins, set-based: new consent with its own timestamp, never a silent re-subscribe (R3, R4).
+"""Opt-ins, set-based: new consent with its own timestamp, never a silent re-subscribe (R3, R4, R13).
 
 An opted-out subscription comes back only for a consent given *after* it was opted out;
-an older one is refused and reported. One operator click is a batch of one; a
+an older one is refused and reported, and so is a consent given on or before a known
+deactivation of the number (the ledger, R13): it belonged to the previous owner. One operator click is a batch of one; a
 2-million-row import is one batch loaded with `COPY`.
 """
 
@@ -13,7 +14,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contacts import phones
+from contacts import ledger, phones
 from contacts.models import Source, SubscriberList
 from contacts.staging import StagingTable, db_datetime, execute, fetch_int
 
@@ -52,7 +53,7 @@ class OptInOutcome:
     renewed: int = 0  # opted in already; consent timestamp moved forward
     reopted: int = 0  # opted out before, new consent after the opt-out (R4)
     unchanged: int = 0
-    refused: int = 0  # opted out after this consent was given (R3/R4)
+    refused: int = 0  # opted out, or the number deactivated, after this consent was given (R4, R13)
     refused_samples: list[dict] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -83,13 +84,23 @@ def apply_staged_opt_ins(*, source: Source, now: datetime | None = None) -> OptI
     execute("DROP TABLE IF EXISTS opt_in_row")
     execute(
         """
-        CREATE TEMPORARY TABLE opt_in_row AS SELECT * FROM (
+        CREATE TEMPORARY TABLE opt_in_row AS SELECT ranked.*, CAST(NULL AS date) AS deactivated_on FROM (
             SELECT b.*, ROW_NUMBER() OVER (PARTITION BY phone, list_id ORDER BY opted_in_at DESC, seq) AS rank
             FROM opt_in_batch b) ranked
         WHERE rank = 1
         """
     )
     out.duplicates = out.rows - fetch_int("SELECT COUNT(*) FROM opt_in_row")
+    # R13: the first known deactivation of the number on or after the consent's day voids it.
+    execute(
+        f"""
+        UPDATE opt_in_row SET deactivated_on = f.first
+        FROM ({ledger.first_deactivations_sql("opt_in_row", "seq", "phone", "opted_in_at")}) f
+        WHERE f.key = opt_in_row.seq
+        """
+    )
+    voided = _voided_samples()
+    out.refused = execute("DELETE FROM opt_in_row WHERE deactivated_on IS NOT NULL")
     out.contacts_created = execute(
         """
         INSERT INTO contacts_contact (phone, email, carrier_id, created_at)
@@ -119,8 +130,8 @@ def apply_staged_opt_ins(*, source: Source, now: datetime | None = None) -> OptI
         FROM opt_in_row r JOIN contacts_subscription s ON s.id = r.subscription_id
         WHERE s.status = 'opted_out' AND r.opted_in_at <= s.opted_out_at
     """
-    out.refused = fetch_int(f"SELECT COUNT(*) {refused}")
-    out.refused_samples = _refused_samples(refused)
+    out.refused += fetch_int(f"SELECT COUNT(*) {refused}")
+    out.refused_samples = sorted(voided + _refused_samples(refused), key=lambda s: s["line"])[:REFUSED_SAMPLES]
     out.created = execute(
         """
         INSERT INTO contacts_subscription (contact_id, list_id, status, opted_in_at, opt_in_source, opt_out_reason)
@@ -161,6 +172,18 @@ def _refused_samples(refused: str) -> list[dict]:
         return [
             {"line": seq, "reason": f"opted out ({reason}) after this consent; a newer opt-in is needed"}
             for seq, reason in cursor.fetchall()
+        ]
+
+
+def _voided_samples() -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq, deactivated_on FROM opt_in_row WHERE deactivated_on IS NOT NULL "
+            f"ORDER BY seq LIMIT {REFUSED_SAMPLES}"
+        )
+        return [
+            {"line": seq, "reason": f"number deactivated on {ledger.as_date(day)}, after this consent"}
+            for seq, day in cursor.fetchall()
         ]
 
 

@@ -8,12 +8,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.urls import NoReverseMatch, reverse
 
-from contacts.models import CarrierErrorCode, Contact, OptOutEvent, Subscription
+from contacts import ledger
+from contacts.models import CarrierErrorCode, Contact, OptOutEvent, Subscription, start_of_day
 
 
 class Step(models.IntegerChoices):
     """What happened; the value also orders entries that share a timestamp, cause before effect."""
 
+    DEACTIVATION_KNOWN = 0, "Known deactivation (ledger)"  # R13: voids consents given on or before its day
     OPTED_IN = 1, "Opted in"
     RECEIPT = 2, "Delivery receipt"
     NOTICE = 3, "Carrier notice"
@@ -100,7 +102,27 @@ def number_history(contact: Contact) -> list[HistoryEntry]:
                 HistoryEntry(suspension.ended_at, Step.SUSPENSION_ENDED, carrier, suspension.get_end_reason_display())
             )
     entries += carrier_records(contact, descriptions)
+    entries += ledger_entries(contact)
     entries.sort(key=lambda entry: (entry.at, entry.step))
+    return entries
+
+
+def ledger_entries(contact: Contact) -> list[HistoryEntry]:
+    """The number's rows in the reassigned-number ledger, each with the report or notice that told us."""
+    entries = []
+    for row in ledger.rows_for(contact):
+        ref_label, ref_url = ref_link(row.ref_type, row.ref_id)
+        entries.append(
+            HistoryEntry(
+                start_of_day(row.deactivated_on),
+                Step.DEACTIVATION_KNOWN,
+                "Every sender code",
+                reason="Consents on or before this day are void (R13)",
+                source=row.ref_type.name if row.ref_type else "",
+                ref_label=ref_label,
+                ref_url=ref_url,
+            )
+        )
     return entries
 
 

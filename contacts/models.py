@@ -422,3 +422,16 @@ class SavedFilter(models.Model):
     def numbers(self, list_ids: list[int] | None = None) -> models.QuerySet:
         """The matching numbers in E.164, in a stable order for streaming."""
         return Contact.objects.filter(id__in=self.contact_ids(list_ids)).order_by("id").values_list("phone", flat=True)
+
+
+class ReassignedCheck(Contact):
+    """The admin page where staff paste numbers with consent dates and read the ledger's answers (R13)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "reassigned-number check"
+        verbose_name_plural = "reassigned-number checks"
+
+
+# The ledger's table lives in a module of its own; imported here so the app registry finds it.
+from contacts.ledger_models import DeactivatedNumber  # noqa: E402, F401

@@ -2,7 +2,7 @@ from celery import shared_task
 
 from django.utils import timezone
 
-from contacts import services, tallies
+from contacts import ledger, services, tallies
 
 
 @shared_task(acks_late=True)
@@ -15,3 +15,15 @@ def expire_suspensions() -> int:
 def compact_tallies() -> int:
     """Fold the dashboard's tally rows together (contacts.tallies); beat runs it every 10 minutes."""
     return tallies.compact()
+
+
+@shared_task(acks_late=True)
+def prune_ledger() -> int:
+    """Delete reassigned-number ledger rows past LEDGER_RETENTION_DAYS; beat runs it daily."""
+    return ledger.prune(today=timezone.now().date())
+
+
+@shared_task(acks_late=True)
+def fold_ledger() -> int:
+    """Move the ledger's recent rows into the ledger proper (contacts.ledger.fold); beat runs it hourly."""
+    return ledger.fold()

@@ -183,4 +183,4 @@ class DeactivationReportAdmin(HeldReportAdmin, StreamingExportMixin, admin.Model
         )
 
 
-from reports import admin_signals  # noqa: E402, F401
+from reports import admin_ledger, admin_signals  # noqa: E402, F401

@@ -17,7 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from contacts import phones
+from contacts import ledger, phones
 from contacts.csvio import RowErrors, parse_timestamp, read_rows
 from contacts.models import SUSPENSION_DAYS, Carrier, Source
 from contacts.services import Outcome, apply_staged_signals, signal_batch
@@ -101,6 +101,7 @@ class SignalIntake:
     insert_order: ClassVar[str]  # one global order, so two batches never wait on each other crosswise
     effects: ClassVar[tuple[str, ...]]  # the effect counts the summary line shows
     can_reject: ClassVar[bool] = False  # some valid rows are recorded but refused
+    feeds_ledger: ClassVar[bool] = False  # its deactivations and disconnections go into the ledger (R13)
     FIELDS: ClassVar[list[str]]  # what a row or item may carry
     REQUIRED: ClassVar[list[str]]  # the CSV header's required columns; the other FIELDS are optional
 
@@ -184,6 +185,9 @@ class SignalIntake:
             with signal_batch() as signals:
                 self._signal()
                 result.applied = apply_staged_signals(signals, source=self.source, now=stamp)
+                if self.feeds_ledger:
+                    # Issue 17: deactivated and disconnected numbers into the reassigned-number ledger (R13).
+                    ledger.record_staged_deactivations()
                 self._write_effects()
             self._count(result)
             if per_item:

@@ -35,6 +35,7 @@ class NoticeIntake(SignalIntake):
     effects = ("opted_out", "suspended", "reactivated", "stale", "unchanged", "not_found")
     rejection_sql = "b.rejection_reason"
     can_reject = True
+    feeds_ledger = True
     FIELDS = ["phone", "carrier", "event", "occurred_at"]
     REQUIRED = FIELDS
 

@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contacts import ledger
 from contacts.guard import Held
 from contacts.models import Reason, Source
 from contacts.services import Action, apply_staged_signals, signal_batch
@@ -227,6 +228,8 @@ def _apply(report: DeactivationReport, progress: Progress | None, today: date) -
             "SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT phone FROM signal_batch) d) FROM signal_batch"
         )
         outcome = apply_staged_signals(batch, source=Source.DEACTIVATION_REPORT)
+        # Issue 17: every valid row, contact or not, into the reassigned-number ledger (R13); same transaction.
+        ledger.record_staged_deactivations()
     report.rows, report.valid, report.invalid, report.future = (
         stats.rows,
         stats.valid,

@@ -125,19 +125,26 @@ def batch_items(body: bytes, key: str) -> list:
     return items
 
 
+def signed_body(request: HttpRequest, reader: BodyReader) -> tuple[bytes, str, str]:
+    """Check, in order of cost, everything that refuses a signed request as a whole; (body, digest, timestamp).
+
+    Every signed endpoint comes through here, so they share one signing scheme."""
+    secret = settings.SIGNAL_API_SECRET
+    if not secret:
+        raise Refused(503, "not configured: the server has no SIGNAL_API_SECRET")
+    reader.refuse_declared_oversize()
+    if request.content_type.lower() != "application/json":
+        raise Refused(415, "send the batch as application/json")
+    timestamp, signature = signature_headers(request)
+    body = reader.read()
+    return body, verify(secret, timestamp, body, signature), timestamp
+
+
 def intake(request: HttpRequest, key: str, intake_class: type[SignalIntake]) -> JsonResponse:
-    """Check, in order of cost, everything that refuses the request as a whole; then record the batch."""
+    """Refuse the request as a whole when it must be (signed_body); then record the batch."""
     reader = BodyReader(request, MAX_BODY_BYTES)
     try:
-        secret = settings.SIGNAL_API_SECRET
-        if not secret:
-            raise Refused(503, "not configured: the server has no SIGNAL_API_SECRET")
-        reader.refuse_declared_oversize()
-        if request.content_type.lower() != "application/json":
-            raise Refused(415, "send the batch as application/json")
-        timestamp, signature = signature_headers(request)
-        body = reader.read()
-        digest = verify(secret, timestamp, body, signature)
+        body, digest, timestamp = signed_body(request, reader)
         items = batch_items(body, key)
         # One transaction for the claim and the batch: a batch that fails to apply leaves the signature unused.
         with transaction.atomic():

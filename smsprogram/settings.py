@@ -218,3 +218,6 @@ EMAIL_TIMEOUT = 10
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Bearer token for GET /healthz/ingestion from a monitor; unset, only a staff session may read it.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# The reassigned-number ledger (R13): deactivations older than this many days are pruned daily; answers for
+# consents before that are `no_data` unless a later deactivation is known.
+LEDGER_RETENTION_DAYS = env.int("LEDGER_RETENTION_DAYS", default=730)

@@ -45,6 +45,10 @@ STATE_QUERIES = {
         SELECT fingerprint, status = 'succeeded', rows, valid, invalid, future, duplicates, matched_contacts,
                opted_out, already_opted_out, stale, bytes_read
         FROM reports_deactivationreport ORDER BY fingerprint""",
+    # The reassigned-number ledger is written in the report's transaction (R9, R13).
+    "ledger": """
+        SELECT number, deactivated_on, ref_type_id, ref_id FROM contacts_deactivatednumber
+        ORDER BY number, deactivated_on""",
     # The triggers' per-list tallies (contacts.tallies), summed: how they are split into rows is theirs.
     "tallies": """
         SELECT 'list', list_id, NULL, NULL, sum(subscribers), sum(suspended) FROM contacts_listtally GROUP BY list_id
@@ -53,11 +57,12 @@ STATE_QUERIES = {
         ORDER BY 1, 2, 3, 4""",
 }
 STATE_TABLES = ["contacts_subscription", "contacts_optoutevent", "contacts_suspension", "reports_deactivationreport",
-                "contacts_listtally", "contacts_optouttally"]  # fmt: skip
+                "contacts_listtally", "contacts_optouttally", "contacts_deactivatednumber"]  # fmt: skip
 
 
 def consent_state(*names: str) -> dict[str, str]:
-    """A digest per table of subscriptions, opt-out events, suspensions and reports' outcomes (or of `names`)."""
+    """A digest per table of subscriptions, opt-out events, suspensions, reports' outcomes and the ledger (or of
+    `names`)."""
     digests = {}
     with connection.cursor() as cursor:
         for name in names or STATE_QUERIES:
