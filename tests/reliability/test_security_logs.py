@@ -17,7 +17,7 @@ from contacts.models import Carrier, Subscription
 from reports import services
 from tests.factories import ContactFactory, SenderCodeFactory, SubscriberListFactory, SubscriptionFactory
 from tests.reports.test_ingest import report_csv, upload
-from tests.reports.test_signal_api import NOTICES, RECEIPTS, SECRET, signature
+from tests.support.signing import NOTICES, RECEIPTS, SECRET, signature
 
 pytestmark = pytest.mark.django_db
 
@@ -80,8 +80,11 @@ def day_of_intake(client, tmp_path) -> list[str]:
     ]}  # fmt: skip
     for path, payload in ((RECEIPTS, receipts), (NOTICES, notices)):
         body = json.dumps(payload).encode()
-        assert client.post(path, body, content_type="application/json", headers=signature(body)).status_code == 202
-        client.post(path, body, content_type="application/json", headers=signature(body, secret="wrong"))
+        assert (
+            client.post(path, body, content_type="application/json", headers=signature(body, path=path)).status_code
+            == 202
+        )
+        client.post(path, body, content_type="application/json", headers=signature(body, path=path, secret="wrong"))
     receipts_file = tmp_path / "receipts.csv"
     receipts_file.write_text(f"phone,sender_code,error_code,occurred_at\n{phones[4]},45678,603,2026-11-20\n"
                              f"{phones[4]}0,45678,603,2026-11-20\n")  # fmt: skip
