@@ -151,7 +151,7 @@ def ingest(report: DeactivationReport, *, progress: Progress | None = None, toda
             if locked.status == DeactivationReport.Status.SUCCEEDED:
                 return IngestResult(locked, False, ALREADY_APPLIED)
             _apply(locked, progress, today)
-    except (NotAReport, s3.ReportAccessDenied) as exc:
+    except (NotAReport, s3.ReportAccessDenied, s3.ReportNotAsListed) as exc:
         _mark_failed(report, str(exc))
         raise ReportFailed(str(exc), report=report) from exc
     except s3.ReportNotPublished as exc:
