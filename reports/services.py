@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contacts.models import Reason, Source
+from contacts.phones import masked_text
 from contacts.services import Action, apply_staged_signals, signal_batch
 from contacts.staging import fetch_int
 from reports import s3
@@ -159,7 +160,7 @@ def ingest(report: DeactivationReport, *, progress: Progress | None = None, toda
         _mark_failed(report, str(exc))
         raise
     except (Exception, KeyboardInterrupt) as exc:
-        _mark_failed(report, f"{type(exc).__name__}: {exc}")
+        _mark_failed(report, f"{type(exc).__name__}: {masked_text(str(exc))}")  # it may quote a row (R12)
         raise
     report.refresh_from_db()
     log.info("report applied report=%s %s", report.pk, " ".join(f"{k}={v}" for k, v in report.counts().items()))

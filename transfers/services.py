@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
+from contacts import phones
 from contacts.csvio import BadFile
 from transfers.models import ImportJob, ImportKind
 from transfers.resources import IMPORTS, ImportResource
@@ -109,7 +110,10 @@ def apply(job_id: int) -> ImportJob:
     except BadFile as exc:
         return _fail(ImportJob.objects.get(pk=job_id), str(exc))
     except Exception as exc:
-        _fail(ImportJob.objects.get(pk=job_id), f"the import failed and changed nothing: {exc}")
+        # An unexpected error's text may quote a row (R12).
+        _fail(
+            ImportJob.objects.get(pk=job_id), f"the import failed and changed nothing: {phones.masked_text(str(exc))}"
+        )
         raise
     log.info("import applied job=%d %s", job_id, summary.line())
     job.refresh_from_db()

@@ -5,7 +5,6 @@ any of their written forms."""
 
 import json
 import logging
-import re
 from datetime import date
 
 import pytest
@@ -17,27 +16,17 @@ from contacts.models import Carrier, Subscription
 from reports import services
 from tests.factories import ContactFactory, SenderCodeFactory, SubscriberListFactory, SubscriptionFactory
 from tests.reports.test_ingest import report_csv, upload
+from tests.support.phone_scan import leaks
 from tests.support.signing import NOTICES, RECEIPTS, SECRET, signature
 
 pytestmark = pytest.mark.django_db
 
 DAY = date(2026, 11, 20)
-# Phone-shaped text: +E.164, or ten or eleven digits in a row (separators allowed between groups).
-E164 = re.compile(r"\+\d{8,15}")
-DIGIT_RUN = re.compile(r"(?<![\d.])(?:1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\d])")
 
 
 @pytest.fixture(autouse=True)
 def signal_secret(settings):
     settings.SIGNAL_API_SECRET = SECRET
-
-
-def leaks(text: str, numbers: list[str]) -> list[str]:
-    """Every full number in a line: by shape, and each known number however it is punctuated."""
-    found = E164.findall(text) + DIGIT_RUN.findall(text)
-    digits_only = re.sub(r"[\s().-]", "", text)
-    found += [number for number in numbers if number[2:] in digits_only]
-    return found
 
 
 def day_of_intake(client, tmp_path) -> list[str]:
