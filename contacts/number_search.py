@@ -5,6 +5,8 @@ token is resolved from the staff member's session. The token is a keyed hash of 
 the same number again gives the same URL, and nothing in the URL can be turned back into the number.
 """
 
+import re
+
 from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.crypto import salted_hmac
 
@@ -12,6 +14,7 @@ from contacts import phones
 
 SESSION_KEY = "number_searches"
 PREFIX = "n-"
+TOKEN = re.compile(rf"{PREFIX}[0-9a-f]{{24}}")
 REMEMBERED = 50  # per session: the newest searches, enough for any back-and-forth between pages
 
 
@@ -25,7 +28,7 @@ def token_for(request: HttpRequest, number: str) -> str:
 
 
 def is_token(text: str) -> bool:
-    return text.startswith(PREFIX)
+    return TOKEN.fullmatch(text) is not None
 
 
 def number_for(request: HttpRequest, token: str) -> str | None:
