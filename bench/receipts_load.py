@@ -76,8 +76,9 @@ class Plan:
 
 
 def signed(secret: str, body: bytes) -> dict[str, str]:
+    """The API's one scheme: HMAC-SHA256 of "{timestamp}.{METHOD}.{path}.{raw body}" (README, Signal API)."""
     stamp = str(int(time.time()))
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    digest = hmac.new(secret.encode(), f"{stamp}.POST.{PATH}.".encode() + body, hashlib.sha256).hexdigest()
     return {"Content-Type": "application/json", "X-Signature": f"sha256={digest}", "X-Signature-Timestamp": stamp}
 
 

@@ -5,12 +5,13 @@ pages are views, and the actions here hand one batch of signals to `apply_signal
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html
 
-from contacts import phones
+from contacts import number_search, phones
 from contacts.history import number_history, ref_link
 from contacts.models import (
     Carrier,
@@ -33,9 +34,30 @@ class NumberSearchMixin:
     """Search by a phone number in any common format, matched exactly on the indexed E.164 column (R11)."""
 
     number_lookup = "phone"  # the path from this admin's model to Contact.phone
+    number_search = True  # the search box posts (templates/admin/search_form.html): no number in a URL (R12)
     search_help_text = "A phone number in any format, e.g. (202) 555-0143, or the start of an email address."
 
+    def changelist_view(self, request, extra_context=None):
+        # A posted search, or a number typed into the URL, is answered by a redirect to its token; actions post too.
+        if request.method == "GET" or "action" not in request.POST:
+            redirect = number_search.redirect_without_number(request, name=SEARCH_VAR)
+            if redirect is not None:
+                return redirect
+        return super().changelist_view(request, extra_context)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        if number_search.is_token(changelist.query):
+            # The search box shows what was searched; only the URL holds the token.
+            changelist.query = number_search.number_for(request, changelist.query) or ""
+        return changelist
+
     def get_search_results(self, request, queryset, search_term):
+        if number_search.is_token(search_term):
+            search_term = number_search.number_for(request, search_term)
+            if search_term is None:
+                self.message_user(request, "This number search has expired: search again.", messages.WARNING)
+                return queryset.none(), False
         try:
             number = phones.normalize(search_term.strip())
         except phones.InvalidNumber:

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from contacts import phones, screens
+from contacts import number_search, phones, screens
 from contacts.csvio import csv_lines
 from contacts.history import number_history
 from contacts.models import (
@@ -112,6 +112,8 @@ class NumberFilters(forms.Form):
         text = self.cleaned_data["q"].strip()
         if not text:
             return ""
+        if number_search.is_token(text):
+            raise forms.ValidationError("This number search has expired: search again.")
         try:
             return phones.normalize(text)  # R11: any common format finds the stored E.164
         except phones.InvalidNumber as exc:
@@ -154,14 +156,18 @@ class SmsContactsAdmin(ScreenAdmin):
         ]
 
     def selection(self, request: HttpRequest, tab: str = ""):
-        """The sender code, tab, lists and filters the URL names; unknown values fall back to the first."""
+        """The sender code, tab, lists and filters the URL names (or a posted search holds); unknown values fall
+        back to the first."""
+        data = (request.POST if request.method == "POST" else request.GET).copy()
+        if number_search.is_token(data.get("q", "")):
+            data["q"] = number_search.number_for(request, data["q"]) or data["q"]
         codes = list(SenderCode.objects.order_by("code"))
-        wanted = request.GET.get("sender_code", "")
+        wanted = data.get("sender_code", "")
         code = next((c for c in codes if c.code == wanted), codes[0] if codes else None)
-        tab = tab or request.GET.get("tab", "")
+        tab = tab or data.get("tab", "")
         tab = tab if tab in TABS else "subscribed"
         lists = screens.sender_code_lists(code) if code else []
-        form = NumberFilters(request.GET, lists=lists, tab=tab)
+        form = NumberFilters(data, lists=lists, tab=tab)
         return codes, code, tab, lists, form
 
     def opted_out(self, form: NumberFilters, lists: list[SubscriberList]):
@@ -169,6 +175,10 @@ class SmsContactsAdmin(ScreenAdmin):
 
     def changelist_view(self, request, extra_context=None):
         self.require_view(request)
+        # The number box posts; a number (posted, or typed into the URL) moves to the URL as a token only (R12).
+        redirect = number_search.redirect_without_number(request)
+        if redirect is not None:
+            return redirect
         codes, code, tab, lists, form = self.selection(request)
         page = None
         if code is not None:

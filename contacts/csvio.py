@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
+from contacts.phones import masked
+
 SAMPLES = 100
 SNIFF_BYTES = 8192
 MAX_FIELD = 64 * 1024  # no legitimate cell is bigger; a bigger one is a bad row, not a crash
@@ -50,7 +52,8 @@ def read_rows(
         raise BadFile(f"not a {kind} CSV: unreadable header ({exc})") from None
     missing = [c for c in required if c not in header]
     if missing:
-        shown = ",".join(header)[:200]
+        # A file without its header starts with a data row: never echo its number (R12).
+        shown = ",".join(masked(cell) for cell in header)[:200]
         raise BadFile(f"not a {kind} CSV: header must be {expected}; got {shown!r} (missing {', '.join(missing)})")
     positions = {c: header.index(c) for c in required + optional if c in header}
     while True:

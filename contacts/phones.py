@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import re
 import re._constants as sre_constants
 import re._parser as sre_parser
 from collections.abc import Iterable
@@ -112,6 +113,35 @@ def mask(value: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# An ISO 8601 date or timestamp: its digits are a moment, not a phone number.
+_MOMENT = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?", re.ASCII
+)
+
+
+# Fewer digits than this cannot be a whole phone number (a short code, a carrier code, a count).
+_FEWEST_DIGITS = 7
+
+
+def masked(value: str, *, moment: bool = False) -> str:
+    """A value read from a file, fit for a message, a log line or a stored error (R12): masked as mask() does
+    when it could hold a phone number — not when it has too few digits, nor when it is a date or timestamp
+    (`moment`) that cannot hide one: at most 8 digits, or ISO 8601's shape."""
+    digits = sum(ch.isdigit() for ch in value)
+    if digits < _FEWEST_DIGITS or (moment and (digits <= 8 or _MOMENT.fullmatch(value.strip()))):
+        return value
+    return mask(value)
+
+
+# Seven or more digits in a row, with the separators people write between them: anything that may be a phone number.
+_NUMBER_RUN = re.compile(rf"\+?\d(?:[\s().-]{{0,2}}\d){{{_FEWEST_DIGITS - 1},}}")
+
+
+def masked_text(text: str) -> str:
+    """Free text (an unexpected error's message) with every run that may be a phone number masked (R12)."""
+    return _NUMBER_RUN.sub(lambda run: run.group() if _MOMENT.fullmatch(run.group()) else mask(run.group()), text)
 
 
 # --- The fast path ---

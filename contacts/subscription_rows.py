@@ -49,7 +49,7 @@ class SubscriptionRows:
         carrier_id = None
         if carrier:
             if carrier.lower() not in self.carriers:
-                raise ValueError(f"unknown carrier {carrier[:40]!r}")
+                raise ValueError(f"unknown carrier {phones.masked(carrier[:40])!r}")
             carrier_id = self.carriers[carrier.lower()].pk
         email = row.get("email", "")
         if email and ("@" not in email or len(email) > 254):
@@ -60,7 +60,9 @@ class SubscriptionRows:
         try:
             value = parse_timestamp(text)
         except ValueError:
-            raise ValueError(f"opted_in_at is not an ISO-8601 timestamp: {text[:40]!r}") from None
+            raise ValueError(
+                f"opted_in_at is not an ISO-8601 timestamp: {phones.masked(text[:40], moment=True)!r}"
+            ) from None
         if value > self.now:
             raise ValueError("opted_in_at is in the future")
         return value
@@ -71,7 +73,8 @@ class SubscriptionRows:
         key = (code, name)
         if key not in self.lists:
             if not self.create_lists:
-                raise ValueError(f"unknown sender code or list {code[:20]!r} / {name[:40]!r} (use --create-lists)")
+                shown = f"{phones.masked(code[:20])!r} / {phones.masked(name[:40])!r}"
+                raise ValueError(f"unknown sender code or list {shown} (use --create-lists)")
             if len(code) > 20 or len(name) > 120:
                 raise ValueError("sender_code or list name too long")
             sender_code, _ = SenderCode.objects.get_or_create(code=code, defaults={"kind": SenderCode.kind_for(code)})

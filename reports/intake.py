@@ -150,7 +150,9 @@ class SignalIntake:
         try:
             value = parse_timestamp(text)
         except ValueError:
-            raise ValueError(f"{name} is not an ISO-8601 timestamp: {text[:40]!r}") from None
+            raise ValueError(
+                f"{name} is not an ISO-8601 timestamp: {phones.masked(text[:40], moment=True)!r}"
+            ) from None
         if value > self.now + CLOCK_SKEW:
             raise ValueError(f"{name} is in the future")
         return value
@@ -158,7 +160,7 @@ class SignalIntake:
     def carrier(self, name: str) -> Carrier:
         carrier = self.carriers.get(name.lower())
         if carrier is None:
-            raise ValueError(f"unknown carrier {name[:40]!r}")
+            raise ValueError(f"unknown carrier {phones.masked(name[:40])!r}")
         return carrier
 
     def ingest(

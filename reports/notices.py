@@ -3,6 +3,7 @@ reason; suspended starts a suspension (R5) when the carrier suspends at all, and
 reactivated ends an active suspension and never opts anyone back in (R4)."""
 
 from contacts.models import Reason, Source
+from contacts.phones import masked
 from contacts.services import Action
 from contacts.staging import fetch_int
 from reports.intake import SignalIntake
@@ -46,7 +47,9 @@ class NoticeIntake(SignalIntake):
         carrier = self.carrier(fields["carrier"])
         event = fields["event"].lower()
         if event not in SIGNALS:
-            raise ValueError(f"unknown event {fields['event'][:20]!r} (expected one of {', '.join(Event.values)})")
+            raise ValueError(
+                f"unknown event {masked(fields['event'][:20])!r} (expected one of {', '.join(Event.values)})"
+            )
         occurred_at = self.timestamp(fields["occurred_at"])
         values = {"phone": phone, "carrier_id": carrier.pk, "event": event, "occurred_at": occurred_at}
         if event == Event.SUSPENDED and not carrier.supports_suspension:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from itertools import chain, islice
 from typing import BinaryIO
 
-from contacts.phones import InvalidNumber, UsNormalizer, mask
+from contacts.phones import InvalidNumber, UsNormalizer, masked
 from reports.reading import SAMPLE_CHARS, BadLine, NotAReport, text_lines
 
 logger = logging.getLogger(__name__)
@@ -193,10 +193,8 @@ def _reject(stats: ParseStats, line_number: int, reason: str, value: str, *, is_
     """Count an invalid row and keep the first few, numbers masked, for the operator (R8, R12)."""
     stats.invalid += 1
     if len(stats.samples) < MAX_SAMPLES:
-        value = shown(value[:SAMPLE_CHARS])
-        # A date carries at most 8 digits; more in a date cell may be a misplaced phone number.
-        if not is_date or sum(ch.isdigit() for ch in value) > 8:
-            value = mask(value)
+        # A date cell is shown as it is unless it could hold a misplaced phone number.
+        value = masked(shown(value[:SAMPLE_CHARS]), moment=is_date)
         stats.samples.append({"line": line_number, "reason": reason, "value": value})
 
 
@@ -250,7 +248,7 @@ def _layout(first: str | BadLine, ahead: list[str | BadLine]) -> _Layout:
         phone = _column_by_content(data, _phone_like)
     if phone is None:
         if header:
-            header_text = shown(", ".join(value.strip() for value in first_fields)[:80])
+            header_text = shown(", ".join(masked(value.strip()) for value in first_fields)[:80])
             raise NotAReport(f"not a deactivation report: no phone number column (header: {header_text})")
         raise NotAReport(f"not a deactivation report: no phone numbers in its first {len(data)} rows")
     day = _named(names, DATE_COLUMNS) if header else None

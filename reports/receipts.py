@@ -6,6 +6,7 @@ is recorded and changes nothing. Editing the table in the admin changes what the
 """
 
 from contacts.models import CarrierErrorCode, SenderCode, Source
+from contacts.phones import masked
 from contacts.services import Action
 from reports.intake import SignalIntake
 from reports.models import DeliveryReceipt, Effect
@@ -87,7 +88,7 @@ class ReceiptIntake(SignalIntake):
         if not code:
             raise ValueError("sender_code is required")
         if code not in self.sender_codes:
-            raise ValueError(f"unknown sender code {code[:20]!r}")
+            raise ValueError(f"unknown sender code {masked(code[:20])!r}")
         return self.sender_codes[code]
 
     @staticmethod
@@ -95,5 +96,5 @@ class ReceiptIntake(SignalIntake):
         if not text:
             return None
         if not (text.isascii() and text.isdigit()) or int(text) > MAX_CODE:
-            raise ValueError(f"error_code is not a carrier code: {text[:20]!r}")
+            raise ValueError(f"error_code is not a carrier code: {masked(text[:20])!r}")
         return int(text)

@@ -4,6 +4,7 @@ The only module that imports boto3. The endpoint comes from boto3's own AWS_ENDP
 AWS_ENDPOINT_URL and the credentials from the standard chain; region and country from settings.
 """
 
+import functools
 import io
 import logging
 import os
@@ -18,6 +19,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.loaders import create_loader
 
 from django.conf import settings
 
@@ -32,6 +34,8 @@ LIST_PAGE_SIZE = 1000
 
 # The bucket charges the reader: AWS refuses every call on it that does not accept the charge.
 REQUESTER_PAYS = {"RequestPayer": "requester"}
+# An AWS account id, as ExpectedBucketOwner takes it.
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 NOT_PUBLISHED_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled"})
@@ -58,6 +62,10 @@ class ReportAccessDenied(Exception):
 
 class S3Unavailable(Exception):
     """S3 kept failing (5xx, throttling, timeouts) or the connection broke mid-file: retry later."""
+
+
+class ReportNotAsListed(Exception):
+    """S3 served a body other than the object it listed (more bytes, or no length at all): never applied."""
 
 
 @dataclass(frozen=True)
@@ -130,27 +138,43 @@ def latest() -> ReportObject:
 
 
 def open_report(obj: ReportObject) -> "CountingReader":
-    """Stream the report's bytes; ReportNotPublished if it changed or vanished since it was resolved."""
+    """Stream the report's bytes, never more than were listed; ReportNotPublished if it changed or vanished
+    since it was resolved, ReportNotAsListed if S3 offers more bytes than listed or does not say how many."""
     with _s3_errors(obj.bucket, obj.key):
         response = _client().get_object(
             Bucket=obj.bucket,
             Key=obj.key,
             # Read exactly the version that was resolved and recorded, not a newer upload.
             IfMatch=f'"{obj.etag}"',
-            **REQUESTER_PAYS,
+            **_call_args(),
         )
-    logger.info("deact report open bucket=%s key=%s size=%s", obj.bucket, obj.key, response["ContentLength"])
-    return CountingReader(response["Body"], bucket=obj.bucket, key=obj.key)
+    length = response.get("ContentLength")
+    logger.info("deact report open bucket=%s key=%s size=%s listed=%d", obj.bucket, obj.key, length, obj.size)
+    problem = None
+    if length is None:
+        problem = f"S3 sent s3://{obj.bucket}/{obj.key} without a Content-Length; a body of unknown size is not read"
+    elif length != obj.size:
+        more = "more" if length > obj.size else "fewer"
+        problem = (
+            f"S3 offered {more} bytes than listed for s3://{obj.bucket}/{obj.key} ({length} sent, {obj.size} listed)"
+        )
+    if problem is not None:
+        response["Body"].close()
+        logger.error("deact report refused bucket=%s key=%s reason=%r", obj.bucket, obj.key, problem)
+        raise ReportNotAsListed(problem)
+    return CountingReader(response["Body"], bucket=obj.bucket, key=obj.key, limit=obj.size)
 
 
 class CountingReader(io.RawIOBase):
-    """A read-only binary file over a streamed S3 body that counts the bytes handed out."""
+    """A read-only binary file over a streamed S3 body that counts the bytes handed out, and refuses to hand
+    out more than `limit` (the listed size): a longer body fails whole, never silently truncated."""
 
-    def __init__(self, body: Any, *, bucket: str, key: str) -> None:
+    def __init__(self, body: Any, *, bucket: str, key: str, limit: int) -> None:
         super().__init__()
         self._body = body
         self._bucket = bucket
         self._key = key
+        self._limit = limit
         self.bytes_read = 0
 
     def readable(self) -> bool:
@@ -161,7 +185,8 @@ class CountingReader(io.RawIOBase):
         """Fill `buffer` with up to its length of bytes from the body; 0 at the end."""
         view = memoryview(buffer).cast("B")
         try:
-            data = self._body.read(len(view))
+            # One byte past the limit at most: enough to know the body is longer than listed.
+            data = self._body.read(min(len(view), self._limit + 1 - self.bytes_read))
         except BotoCoreError as exc:
             # A reset or a stall mid-body: botocore retries requests, never a body it has begun to hand out.
             logger.warning("deact report read broke off bucket=%s key=%s bytes_read=%d error=%s",
@@ -170,6 +195,10 @@ class CountingReader(io.RawIOBase):
                 f"reading s3://{self._bucket}/{self._key} broke off after {self.bytes_read} bytes ({exc})"
             ) from exc
         count = len(data)
+        if self.bytes_read + count > self._limit:
+            raise ReportNotAsListed(
+                f"s3://{self._bucket}/{self._key} holds more bytes than listed ({self._limit} listed)"
+            )
         view[:count] = data
         self.bytes_read += count
         return count
@@ -184,6 +213,40 @@ class CountingReader(io.RawIOBase):
 
 def _region() -> str:
     return getattr(settings, "DEACT_REPORTS_REGION", "us-east-1")
+
+
+def region_problem(region: str) -> str | None:
+    """Why `region` cannot name the reports' bucket, or None. Any AWS partition's region-name pattern passes
+    (botocore's own copy of AWS's list): a mistyped region names a bucket anyone could create."""
+    if not any(pattern.fullmatch(region) for pattern, _ in _partitions()):
+        return f"{region!r} is not an AWS region name (e.g. us-east-1)"
+    return None
+
+
+def region_is_known(region: str) -> bool:
+    """Whether the installed botocore lists `region`; a new region may be missing from an older botocore."""
+    return any(region in regions for _, regions in _partitions())
+
+
+@functools.cache
+def _partitions() -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    data = create_loader().load_data("partitions")
+    # ASCII: AWS means [0-9] and [A-Za-z0-9_] by \d and \w, never a full-width digit.
+    return [(re.compile(item["regionRegex"], re.ASCII), frozenset(item["regions"])) for item in data["partitions"]]
+
+
+def bucket_owner_problem(owner: str) -> str | None:
+    """Why `owner` is not an AWS account id for ExpectedBucketOwner, or None (unset is fine)."""
+    if owner and not ACCOUNT_ID.fullmatch(owner):
+        return f"{owner!r} is not an AWS account id (12 digits)"
+    return None
+
+
+def _call_args() -> dict[str, str]:
+    """What every call on the bucket sends: the requester-pays consent, and the owner we expect when set."""
+    owner = getattr(settings, "DEACT_REPORTS_BUCKET_OWNER", "")
+    # S3 answers 403 when the bucket belongs to another account: a look-alike bucket is never read.
+    return {**REQUESTER_PAYS, "ExpectedBucketOwner": owner} if owner else REQUESTER_PAYS
 
 
 def _prefixes() -> list[str]:
@@ -250,7 +313,7 @@ def _listing() -> list[dict[str, Any]]:
                     Bucket=bucket,
                     Prefix=prefix,
                     PaginationConfig={"PageSize": LIST_PAGE_SIZE},
-                    **REQUESTER_PAYS,
+                    **_call_args(),
                 )
                 for page in pages:
                     items.extend(page.get("Contents", []))
@@ -295,7 +358,7 @@ def _head(key: str, *, report_date: date | None) -> ReportObject:
     """HeadObject `key`; without a report date, the day it was last modified (UTC) stands in."""
     bucket = bucket_name()
     with _s3_errors(bucket, key):
-        head = _client().head_object(Bucket=bucket, Key=key, **REQUESTER_PAYS)
+        head = _client().head_object(Bucket=bucket, Key=key, **_call_args())
     last_modified = head["LastModified"].astimezone(timezone.utc)
     return ReportObject(
         bucket=bucket,

@@ -21,6 +21,7 @@ from django.utils import timezone
 from contacts import ledger
 from contacts.guard import Held
 from contacts.models import Reason, Source
+from contacts.phones import masked_text
 from contacts.services import Action, apply_staged_signals, signal_batch
 from contacts.staging import fetch_int
 from reports import lifecycle, s3
@@ -161,7 +162,7 @@ def ingest(report: DeactivationReport, *, progress: Progress | None = None, toda
                 _apply(locked, progress, today)
     except Held as exc:
         return IngestResult(lifecycle.mark_held(report, exc), False, HELD)
-    except (NotAReport, s3.ReportAccessDenied) as exc:
+    except (NotAReport, s3.ReportAccessDenied, s3.ReportNotAsListed) as exc:
         _mark_failed(report, str(exc))
         raise ReportFailed(str(exc), report=report) from exc
     except s3.ReportNotPublished as exc:
@@ -169,7 +170,7 @@ def ingest(report: DeactivationReport, *, progress: Progress | None = None, toda
         _mark_failed(report, str(exc))
         raise
     except (Exception, KeyboardInterrupt) as exc:
-        _mark_failed(report, f"{type(exc).__name__}: {exc}")
+        _mark_failed(report, f"{type(exc).__name__}: {masked_text(str(exc))}")  # it may quote a row (R12)
         raise
     report.refresh_from_db()
     log.info("report applied report=%s source=%s %s", report.pk, report.source,

@@ -1,6 +1,7 @@
 """The signal intake API: signed JSON batches of delivery receipts and carrier notices, machine to machine.
 
-A request is signed with HMAC-SHA256 over `{timestamp}.{raw body}` using the shared SIGNAL_API_SECRET, and
+A request is signed with HMAC-SHA256 over `{timestamp}.{METHOD}.{path}.{raw body}` using the shared
+SIGNAL_API_SECRET — the method and path too, so a signature made for one endpoint never works on another — and
 refused when its timestamp is more than five minutes off or its signature was accepted before (a replay).
 The body is read from the stream with our own limit — never more than limit + 1 bytes, refused on
 Content-Length before reading anything — because Django's DATA_UPLOAD_MAX_MEMORY_SIZE guards only
@@ -34,6 +35,8 @@ MAX_ITEMS = 10_000
 SIGNATURE_WINDOW = 300  # seconds a signed request stays valid
 READ_CHUNK = 64 * 1024
 SIGNATURE_PREFIX = "sha256="
+# Unix seconds have 10 digits until the year 2286; a longer "timestamp" is refused before it is read as a number.
+TIMESTAMP_DIGITS = 12
 
 
 class Refused(Exception):
@@ -89,19 +92,26 @@ def signature_headers(request: HttpRequest) -> tuple[str, str]:
     timestamp = request.headers.get("X-Signature-Timestamp", "")
     if not signature.startswith(SIGNATURE_PREFIX):
         raise Refused(401, "missing or malformed X-Signature (expected sha256=<hex HMAC-SHA256>)")
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= TIMESTAMP_DIGITS):
         raise Refused(401, "missing or malformed X-Signature-Timestamp (expected Unix seconds)")
     if abs(time.time() - int(timestamp)) > SIGNATURE_WINDOW:
         raise Refused(401, "X-Signature-Timestamp is more than 5 minutes off: sign the request again")
     return timestamp, signature.removeprefix(SIGNATURE_PREFIX)
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str) -> str:
-    """The signature's digest, once it matches the body."""
-    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def expected_signature(secret: str, *, timestamp: str, method: str, path: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of `{timestamp}.{METHOD}.{path}.{raw body}`: the one signing scheme of the API."""
+    message = f"{timestamp}.{method.upper()}.{path}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, request: HttpRequest, timestamp: str, body: bytes, signature: str) -> str:
+    """The signature's digest, once it matches this method, path and body."""
+    # The path as requested, without the query string: what a client puts on its request line.
+    expected = expected_signature(secret, timestamp=timestamp, method=request.method, path=request.path, body=body)
     # Bytes on both sides: compare_digest refuses non-ASCII text, and a header may carry some.
     if not hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "replace")):
-        raise Refused(401, "the signature does not match the body")
+        raise Refused(401, "the signature does not match the method, path and body")
     return expected
 
 
@@ -137,7 +147,7 @@ def signed_body(request: HttpRequest, reader: BodyReader) -> tuple[bytes, str, s
         raise Refused(415, "send the batch as application/json")
     timestamp, signature = signature_headers(request)
     body = reader.read()
-    return body, verify(secret, timestamp, body, signature), timestamp
+    return body, verify(secret, request, timestamp, body, signature), timestamp
 
 
 def intake(request: HttpRequest, key: str, intake_class: type[SignalIntake]) -> JsonResponse:

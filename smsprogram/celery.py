@@ -2,13 +2,26 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsprogram.settings")
 
 app = Celery("smsprogram")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class ConfigurationGate(bootsteps.StartStopStep):
+    """Refuse to start a worker on settings `manage.py check` calls errors: a worker runs no system checks, and
+    an exception raised here stops it ("Unrecoverable error", exit code 1) before it takes a task."""
+
+    def start(self, worker) -> None:
+        from reports.checks import refuse_bad_configuration  # needs the apps loaded, as they are by now
+
+        refuse_bad_configuration()
+
+
+app.steps["worker"].add(ConfigurationGate)
 
 
 @app.task(name="smsprogram.ping")

@@ -196,6 +196,9 @@ LOGGING = {
 # endpoint and credentials come from boto3's own environment (AWS_ENDPOINT_URL_S3, AWS_*).
 DEACT_REPORTS_REGION = env.str("DEACT_REPORTS_REGION", default="us-east-1")
 DEACT_REPORTS_COUNTRY = env.str("DEACT_REPORTS_COUNTRY", default="us")
+# The AWS account that owns that bucket, sent as ExpectedBucketOwner on every call when set: S3 then refuses a
+# bucket of the same name in anyone else's account. Both are checked at start-up (reports/checks.py).
+DEACT_REPORTS_BUCKET_OWNER = env.str("DEACT_REPORTS_BUCKET_OWNER", default="")
 
 # The signal intake API (POST /api/receipts/, /api/carrier-notices/): requests are signed with this shared
 # secret (HMAC-SHA256). Unset, the endpoints answer 503 rather than accept unsigned data.

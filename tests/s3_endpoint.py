@@ -2,8 +2,9 @@
 
 moto accepts but ignores RequestPayer, so the proxy in front of it plays AWS's part for
 requester-pays buckets (`*-pinpoint-sms-voice`): a request without `x-amz-request-payer:
-requester` gets S3's 403 AccessDenied. The proxy records every request, streams bodies both
-ways, and asks its settable `fault` hook first, so a test can inject failures.
+requester` gets S3's 403 AccessDenied, and so does one whose `x-amz-expected-bucket-owner`
+names another account than the bucket's (moto's one account). The proxy records every request,
+streams bodies both ways, and asks its settable `fault` hook first, so a test can inject failures.
 """
 
 import http.client
@@ -22,22 +23,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 REQUESTER_PAYS_SUFFIX = "-pinpoint-sms-voice"
+BUCKET_OWNER = "123456789012"  # the account moto creates every bucket in
 CHUNK = 64 * 1024
 
 # Per-connection headers that must not be passed through to the next hop (RFC 9110 §7.6.1);
 # Expect is answered by the proxy itself; the framing is redone on each side.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "upgrade",
-        "expect",
-        "transfer-encoding",
-    }
-)
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect",
+                        "transfer-encoding"})  # fmt: skip
 
 
 class EndpointUnavailable(Exception):
@@ -73,7 +65,9 @@ class Fault:
 
     With a status, it answers with that S3 error; with status 0 it forwards the request. Either way it
     first waits `delay` seconds (a slow S3), and a forwarded answer can be cut off by a TCP reset once
-    `reset_after` bytes of its body went out (a connection dropped mid-body).
+    `reset_after` bytes of its body went out (a connection dropped mid-body). A forwarded answer can also
+    carry `body` instead of upstream's (a server that lies about the object), framed by its own
+    Content-Length, or `chunked` without any.
     """
 
     status: int = 0
@@ -81,6 +75,8 @@ class Fault:
     message: str = "injected by the test proxy"
     delay: float = 0.0
     reset_after: int | None = None
+    body: bytes | None = None
+    chunked: bool = False
 
 
 # Asked before every request is forwarded: a Fault to act out, or None to forward it untouched.
@@ -206,6 +202,8 @@ class S3Proxy:
         requester_pays = (request.bucket or "").endswith(REQUESTER_PAYS_SUFFIX)
         if requester_pays and request.headers.get("x-amz-request-payer", "").lower() != "requester":
             return Fault(403, "AccessDenied", "Access Denied")
+        if request.headers.get("x-amz-expected-bucket-owner", BUCKET_OWNER) != BUCKET_OWNER:
+            return Fault(403, "AccessDenied", "Access Denied")
         return None
 
     def close(self) -> None:
@@ -233,7 +231,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self._discard_body()
                 self._send_error(request, refusal)
             else:
-                self._forward(request, proxy.upstream_port, reset_after=refusal.reset_after if refusal else None)
+                self._forward(request, proxy.upstream_port, refusal or Fault())
         except (BrokenPipeError, ConnectionResetError):
             # The client hung up (e.g. it closed a body early): nothing left to answer.
             self.close_connection = True
@@ -310,8 +308,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _forward(self, request: RecordedRequest, upstream_port: int, *, reset_after: int | None = None) -> None:
-        """Send the request upstream and stream the answer back, or `reset_after` bytes of its body."""
+    def _forward(self, request: RecordedRequest, upstream_port: int, fault: Fault) -> None:
+        """Send the request upstream and stream the answer back, or `reset_after` bytes of its body, or
+        the fault's own body in its place."""
+        reset_after = fault.reset_after
         upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
         try:
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -330,10 +330,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             response = upstream.getresponse()
             request.status = response.status
             self.send_response_only(response.status, response.reason)
-            for name, value in response.getheaders():
-                if name.lower() not in HOP_BY_HOP:
-                    self.send_header(name, value)
             has_body = self.command != "HEAD" and response.status not in (204, 304)
+            replaced = fault.body is not None and has_body
+            for name, value in response.getheaders():
+                if name.lower() not in HOP_BY_HOP and not (replaced and name.lower() == "content-length"):
+                    self.send_header(name, value)
+            if replaced:
+                self._send_replaced(response, fault)
+                return
             # http.client undoes upstream chunking; redo it, or fall back to closing the connection
             # when upstream framed the body by closing its own.
             rechunk = has_body and response.chunked
@@ -353,6 +357,22 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
         finally:
             upstream.close()
+
+    def _send_replaced(self, response: http.client.HTTPResponse, fault: Fault) -> None:
+        """Answer with the fault's body instead of upstream's: chunked with no length, or with its own."""
+        response.read()
+        body = fault.body or b""
+        if fault.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(body), CHUNK):
+                data = body[start : start + CHUNK]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
     def _reset_after(self, data: bytes, rechunk: bool) -> None:
         """Send the last bytes, then drop the connection with a TCP reset rather than a clean close."""

@@ -199,14 +199,17 @@ class OptOutImport(ImportResource):
         number = self.numbers(row["phone"])
         code = self.codes.get(row["sender_code"])
         if code is None:
-            raise ValueError(f"unknown sender code {row['sender_code'][:20]!r}")
+            raise ValueError(f"unknown sender code {phones.masked(row['sender_code'][:20])!r}")
         reason = row.get("reason") or Reason.OPERATOR
         if reason not in Reason.values:
-            raise ValueError(f"unknown reason {reason[:20]!r} (expected one of {', '.join(Reason.values)})")
+            raise ValueError(
+                f"unknown reason {phones.masked(reason[:20])!r} (expected one of {', '.join(Reason.values)})"
+            )
         try:
             occurred_at = parse_timestamp(row["occurred_at"])
         except ValueError:
-            raise ValueError(f"occurred_at is not an ISO-8601 timestamp: {row['occurred_at'][:40]!r}") from None
+            text = phones.masked(row["occurred_at"][:40], moment=True)
+            raise ValueError(f"occurred_at is not an ISO-8601 timestamp: {text!r}") from None
         if occurred_at > self.now:
             raise ValueError("occurred_at is in the future")
         return Signal(number, occurred_at, Reason(reason), sender_code=code, ref=self.user)

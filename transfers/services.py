@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from contacts import guard
+from contacts import guard, phones
 from contacts.csvio import BadFile
 from contacts.guard import Held
 from reports import alerts
@@ -116,7 +116,8 @@ def apply(job_id: int) -> ImportJob:
     except Held as exc:  # R14: rolled back whole; an Admin releases or discards it
         return hold(ImportJob.objects.get(pk=job_id), exc)
     except Exception as exc:
-        fail(ImportJob.objects.get(pk=job_id), f"the import failed and changed nothing: {exc}")
+        # An unexpected error's text may quote a row (R12).
+        fail(ImportJob.objects.get(pk=job_id), f"the import failed and changed nothing: {phones.masked_text(str(exc))}")
         raise
     log.info("import applied job=%d %s", job_id, summary.line())
     job.refresh_from_db()

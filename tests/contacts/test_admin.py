@@ -95,7 +95,7 @@ def test_r11_number_search_in_any_format_finds_the_contact(admin_client, subscri
         source=Source.CARRIER_NOTICE,
     )
 
-    response = admin_client.get(url(model, "changelist"), {"q": term})
+    response = admin_client.post(url(model, "changelist"), {"q": term}, follow=True)  # as the search box posts
 
     found = list(response.context["cl"].result_list)
     assert len(found) == 1

@@ -9,7 +9,16 @@ from concurrent.futures import ProcessPoolExecutor
 import phonenumbers
 import pytest
 
-from contacts.phones import InvalidNumber, UsNormalizer, deciding_lengths, mask, normalize, normalize_us
+from contacts.phones import (
+    InvalidNumber,
+    UsNormalizer,
+    deciding_lengths,
+    mask,
+    masked,
+    masked_text,
+    normalize,
+    normalize_us,
+)
 
 SAME_NUMBER = [
     "2025550143",
@@ -225,3 +234,28 @@ def test_r11_fast_path_equals_phonenumbers_on_a_million_random_inputs():
     assert sum(seen for seen, _, _ in results) == MILLION
     assert [d for _, _, slice_disagreements in results for d in slice_disagreements] == []
     assert sum(valid for _, valid, _ in results) > MILLION // 4
+
+
+@pytest.mark.parametrize(
+    "value, moment, shown",
+    [
+        ("+12025550143", False, "+1******0143"),
+        ("(202) 555-0143", False, "(***) ***-0143"),
+        ("45678", False, "45678"),  # a short code cannot be a whole number
+        ("Verizon", False, "Verizon"),
+        ("2026-11-20T10:00:00Z", True, "2026-11-20T10:00:00Z"),
+        ("2026-13-45", True, "2026-13-45"),
+        ("11/20/2026", True, "11/20/2026"),
+        ("+12025550143", True, "+1******0143"),  # a number in a date cell
+        ("2026-11-20T10:00:00+12025550143", True, "****-**-**T**:**:**+1******0143"),
+    ],
+)
+def test_r12_masked_hides_what_could_be_a_number_and_keeps_dates_and_codes(value, moment, shown):
+    assert masked(value, moment=moment) == shown
+
+
+def test_r12_masked_text_masks_every_number_in_free_text_and_keeps_dates():
+    text = "Key (phone)=(+12025550143) exists; row 12 at 2026-11-20, also (202) 555-0144 and 202.555.0145"
+    assert masked_text(text) == (
+        "Key (phone)=(+1******0143) exists; row 12 at 2026-11-20, also (***) ***-0144 and ***.***.0145"
+    )

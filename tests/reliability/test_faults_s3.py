@@ -12,7 +12,17 @@ from reports import s3, services, tasks
 from reports.models import DeactivationReport
 from tests.reliability.faults_support import consent_state
 from tests.reports import conftest as s3_fixtures
-from tests.reports.builders import DAY, LATEST_KEY, A, dated_key, numbers, opted_out, report_csv, subscribed
+from tests.reports.builders import (
+    DAY,
+    LATEST_KEY,
+    A,
+    dated_key,
+    numbers,
+    opted_out,
+    publish_with_subscriber,
+    report_csv,
+    subscribed,
+)
 from tests.s3_endpoint import Fault, once
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +39,7 @@ BODY = report_csv((A, DAY), *((number, DAY) for number in numbers(20_000)))  # a
 @pytest.fixture
 def published(s3_reports):
     """Today's report under its dated key and as `latest`, with one subscriber on it."""
-    sub = subscribed(A)
-    s3_reports.put(dated_key(DAY), BODY)
-    s3_reports.put(LATEST_KEY, BODY)
-    return sub
+    return publish_with_subscriber(s3_reports, BODY)
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from reports.receipts import ReceiptIntake
 from reports.views import MAX_BODY_BYTES
 from tests.factories import SubscriptionFactory
 from tests.reports.test_ingest import report_csv, upload
-from tests.reports.test_signal_api import RECEIPTS, SECRET, VirtualBody, signature
+from tests.reports.test_signal_api import VirtualBody
+from tests.support.signing import RECEIPTS, SECRET, signature
 
 pytestmark = pytest.mark.django_db
 

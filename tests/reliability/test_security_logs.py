@@ -5,7 +5,6 @@ any of their written forms."""
 
 import json
 import logging
-import re
 from datetime import date
 
 import pytest
@@ -17,27 +16,17 @@ from contacts.models import Carrier, Subscription
 from reports import services
 from tests.factories import ContactFactory, SenderCodeFactory, SubscriberListFactory, SubscriptionFactory
 from tests.reports.test_ingest import report_csv, upload
-from tests.reports.test_signal_api import NOTICES, RECEIPTS, SECRET, signature
+from tests.support.phone_scan import leaks
+from tests.support.signing import NOTICES, RECEIPTS, SECRET, signature
 
 pytestmark = pytest.mark.django_db
 
 DAY = date(2026, 11, 20)
-# Phone-shaped text: +E.164, or ten or eleven digits in a row (separators allowed between groups).
-E164 = re.compile(r"\+\d{8,15}")
-DIGIT_RUN = re.compile(r"(?<![\d.])(?:1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\d])")
 
 
 @pytest.fixture(autouse=True)
 def signal_secret(settings):
     settings.SIGNAL_API_SECRET = SECRET
-
-
-def leaks(text: str, numbers: list[str]) -> list[str]:
-    """Every full number in a line: by shape, and each known number however it is punctuated."""
-    found = E164.findall(text) + DIGIT_RUN.findall(text)
-    digits_only = re.sub(r"[\s().-]", "", text)
-    found += [number for number in numbers if number[2:] in digits_only]
-    return found
 
 
 def day_of_intake(client, tmp_path) -> list[str]:
@@ -80,8 +69,11 @@ def day_of_intake(client, tmp_path) -> list[str]:
     ]}  # fmt: skip
     for path, payload in ((RECEIPTS, receipts), (NOTICES, notices)):
         body = json.dumps(payload).encode()
-        assert client.post(path, body, content_type="application/json", headers=signature(body)).status_code == 202
-        client.post(path, body, content_type="application/json", headers=signature(body, secret="wrong"))
+        assert (
+            client.post(path, body, content_type="application/json", headers=signature(body, path=path)).status_code
+            == 202
+        )
+        client.post(path, body, content_type="application/json", headers=signature(body, path=path, secret="wrong"))
     receipts_file = tmp_path / "receipts.csv"
     receipts_file.write_text(f"phone,sender_code,error_code,occurred_at\n{phones[4]},45678,603,2026-11-20\n"
                              f"{phones[4]}0,45678,603,2026-11-20\n")  # fmt: skip

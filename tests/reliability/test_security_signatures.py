@@ -3,6 +3,7 @@ sent at the same moment as the original is refused too: the store of used signat
 by every web worker."""
 
 import json
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from django.test import Client
 from contacts.models import Carrier
 from reports.models import CarrierNotice, DeliveryReceipt, UsedSignature
 from tests.factories import ContactFactory, SubscriptionFactory
-from tests.reports.test_signal_api import NOTICES, RECEIPTS, SECRET, signature, wrong_signatures
+from tests.support.signing import NOTICES, RECEIPTS, SECRET, signature, wrong_signatures
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def send(client: Client, path: str, body: bytes, headers: dict[str, str]):
 @pytest.mark.parametrize("case", list(wrong_signatures(b"")))
 def test_both_endpoints_refuse_a_bad_signature_and_record_nothing(client, path, case):
     body = batch(path)
-    response = send(client, path, body, wrong_signatures(body)[case])
+    response = send(client, path, body, wrong_signatures(body, path=path)[case])
     assert response.status_code == 401
     assert recorded(path) == 0
     assert not UsedSignature.objects.exists()
@@ -59,7 +60,7 @@ def test_both_endpoints_refuse_a_bad_signature_and_record_nothing(client, path, 
 @pytest.mark.parametrize("path", [RECEIPTS, NOTICES])
 def test_a_replayed_signature_is_refused_and_records_nothing(client, path):
     body = batch(path)
-    headers = signature(body)
+    headers = signature(body, path=path)
     assert send(client, path, body, headers).status_code == 202
     replay = send(client, path, body, headers)
     assert (replay.status_code, replay.json()["error"]) == (
@@ -119,3 +120,27 @@ def test_two_replays_at_once_apply_once(postgres):
             thread.join(timeout=60)
         assert sorted(statuses) == [202, 401]
         assert recorded(RECEIPTS) == n + 1
+
+
+@pytest.mark.parametrize("digits", [11, 400, 5000])
+def test_a_huge_timestamp_is_a_401_without_a_traceback(caplog, digits):
+    """Issue 13 (5): 400+ digits overflowed the float clock arithmetic (a 500 and an ERROR per request)."""
+    body = batch(RECEIPTS)
+    headers = {**signature(body), "X-Signature-Timestamp": "9" * digits}
+    response = send(Client(raise_request_exception=False), RECEIPTS, body, headers)
+    assert response.status_code == 401
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert recorded(RECEIPTS) == 0
+
+
+def test_a_signature_for_one_endpoint_is_refused_by_the_other(client):
+    """A body that is a batch for both endpoints, signed for receipts and sent to notices, is refused."""
+    receipts = json.loads(batch(RECEIPTS))
+    body = json.dumps({**receipts, **json.loads(batch(NOTICES))}).encode()
+    response = send(client, NOTICES, body, signature(body, path=RECEIPTS))
+    assert (response.status_code, response.json()["error"]) == (
+        401,
+        "the signature does not match the method, path and body",
+    )
+    assert recorded(NOTICES) == 0
+    assert send(client, RECEIPTS, body, signature(body, path=RECEIPTS)).status_code == 202

@@ -44,6 +44,14 @@ def subscribed(phone: str, *, opted_in: date = CONSENT) -> Subscription:
     return SubscriptionFactory(contact=ContactFactory(phone=phone), opted_in_at=at(opted_in))
 
 
+def publish_with_subscriber(bucket, body: bytes) -> Subscription:
+    """`body` as the report of DAY under its dated key and as `latest`, and A subscribed to be opted out by it."""
+    sub = subscribed(A)
+    bucket.put(dated_key(DAY), body)
+    bucket.put(LATEST_KEY, body)
+    return sub
+
+
 def opted_out(*subs: Subscription) -> list[bool]:
     for sub in subs:
         sub.refresh_from_db()

@@ -184,7 +184,7 @@ def test_notices_admin_filters_by_event_and_status_and_shows_the_rejection(admin
     url = "/admin/reports/carriernotice/"
     for query, expected in [("event=suspended", 2), ("status=rejected", 1), ("outcome=opted_out", 1),
                             (f"q={tmobile.contact.phone[2:]}", 2)]:  # fmt: skip
-        assert admin_client.get(f"{url}?{query}").context["cl"].result_count == expected, query
+        assert admin_client.get(f"{url}?{query}", follow=True).context["cl"].result_count == expected, query
     rejected = CarrierNotice.objects.get(status="rejected")
     page = admin_client.get(f"{url}{rejected.pk}/change/")
     assert b"T-Mobile does not support temporary suspension" in page.content

@@ -118,8 +118,9 @@ def test_the_api_answers_400_to_a_malformed_body(client, body):
 def test_the_api_is_signed_like_the_intake_api(client, settings):
     body = json.dumps({"numbers": [{"phone": A, "consented_at": "2026-11-01"}]}).encode()
     assert signed_post(client, API, body, headers={}).status_code == 401
-    assert signed_post(client, API, body, headers=signature(body, secret="another")).status_code == 401
-    headers = signature(body)
+    assert signed_post(client, API, body, headers=signature(body, path=API, secret="another")).status_code == 401
+    assert signed_post(client, API, body, headers=signature(body)).status_code == 401  # signed for another endpoint
+    headers = signature(body, path=API)
     assert signed_post(client, API, body, headers=headers).status_code == 200
     assert signed_post(client, API, body, headers=headers).status_code == 401  # a replay
     assert UsedSignature.objects.count() == 1

@@ -357,7 +357,7 @@ def test_receipts_admin_is_a_read_only_list_with_filters_and_number_search(admin
     for query, expected in [({"code": "629"}, 1), ({"code": "delivered"}, 1), ({"code": "other"}, 1),
                             ({"outcome": "recorded"}, 1), ({"q": written}, 3), ({"q": "SM7"}, 1),
                             ({"q": "+12025559999"}, 0)]:  # fmt: skip
-        assert admin_client.get(url, query).context["cl"].result_count == expected, query
+        assert admin_client.get(url, query, follow=True).context["cl"].result_count == expected, query
 
 
 def test_r7_a_receipt_page_links_what_it_caused_and_the_event_links_back(admin_client, two_codes):

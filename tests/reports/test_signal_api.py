@@ -1,8 +1,6 @@
-"""The signed intake API: HMAC over `{timestamp}.{body}`, whole-request refusals that change nothing,
+"""The signed intake API: HMAC over `{timestamp}.{METHOD}.{path}.{body}`, whole-request refusals that change nothing,
 an answer per item, replays that are no-ops (R6), and bodies refused without being read whole."""
 
-import hashlib
-import hmac
 import http.client
 import io
 import json
@@ -18,10 +16,8 @@ from reports.models import CarrierNotice, DeliveryReceipt
 from reports.views import MAX_BODY_BYTES, MAX_ITEMS
 from tests.factories import ContactFactory, SubscriptionFactory
 from tests.reports.builders import numbers, subscribe_many
+from tests.support.signing import NOTICES, RECEIPTS, SECRET, signature, wrong_signatures
 
-SECRET = "a-test-secret-shared-with-the-provider"
-RECEIPTS = "/api/receipts/"
-NOTICES = "/api/carrier-notices/"
 FIFTY_MB = 50 * 1024 * 1024
 
 pytestmark = pytest.mark.django_db
@@ -32,16 +28,10 @@ def signal_secret(settings):
     settings.SIGNAL_API_SECRET = SECRET
 
 
-def signature(body: bytes, *, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {"X-Signature": f"sha256={digest}", "X-Signature-Timestamp": stamp}
-
-
 def post(client: Client, path: str, payload, headers: dict | None = None):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return client.post(
-        path, body, content_type="application/json", headers=signature(body) if headers is None else headers
+        path, body, content_type="application/json", headers=signature(body, path=path) if headers is None else headers
     )
 
 
@@ -79,23 +69,6 @@ def test_r6_a_batch_sent_again_changes_nothing(client, sub):
     assert [item["result"] for item in again.json()["results"]] == ["duplicate", "duplicate"]
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
     assert (DeliveryReceipt.objects.count(), OptOutEvent.objects.count()) == (2, events)
-
-
-def wrong_signatures(body: bytes) -> dict[str, dict[str, str]]:
-    now = int(time.time())
-    good = signature(body)
-    return {
-        "missing": {},
-        "no timestamp": {"X-Signature": good["X-Signature"]},
-        "not sha256": {**good, "X-Signature": good["X-Signature"].replace("sha256=", "sha1=")},
-        "wrong secret": signature(body, secret="guessed"),
-        "another body": signature(body + b" "),
-        "timestamp not signed": {**good, "X-Signature-Timestamp": str(now - 1)},
-        "stale": signature(body, timestamp=now - 301),
-        "from the future": signature(body, timestamp=now + 301),
-        "timestamp not a number": {**good, "X-Signature-Timestamp": "yesterday"},
-        "non-ascii signature": {**good, "X-Signature": "sha256=é"},
-    }
 
 
 @pytest.mark.parametrize("case", list(wrong_signatures(b"")))
