@@ -20,7 +20,8 @@ from transfers.models import ImportJob
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
-IMPORT = (SUBSCRIPTIONS_HEADER + "+12025550143,45678,Flash,2026-01-01,,\n").encode()
+# Not A: A is deactivated by the report below, and a consent older than that is refused (R13).
+IMPORT = (SUBSCRIPTIONS_HEADER + "+12025550177,45678,Flash,2026-01-01,,\n").encode()
 
 
 def uploaded_days_ago(row, days: int):
