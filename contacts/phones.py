@@ -241,7 +241,7 @@ def deciding_lengths() -> tuple[dict[str, int], int]:
     return lengths, us_max
 
 
-def _area_code_lengths() -> dict[str, int]:
+def area_code_lengths() -> dict[str, int]:
     """deciding_lengths() for every area code, or the whole national number if the metadata defeats us."""
     try:
         lengths, _ = deciding_lengths()
@@ -264,7 +264,7 @@ class UsNormalizer:
     """normalize_us() for millions of report rows: same answers, one phonenumbers call per deciding prefix."""
 
     def __init__(self) -> None:
-        self._lengths = _area_code_lengths()
+        self._lengths = area_code_lengths()
         # deciding prefix -> None (valid) or the InvalidNumber reason; as many as the metadata has prefixes
         self._verdicts: dict[str, str | None] = {}
 
