@@ -12,6 +12,10 @@ import pyarrow.compute as pc
 
 from contacts.phones import InvalidNumber, area_code_lengths, normalize_us
 
+# Arrow's default allocator (mimalloc) keeps freed blocks around: ~25 MB more peak memory on a 1M-row report
+# than the system allocator, at no measurable speed. Every columnar intake imports this module.
+pa.set_memory_pool(pa.system_memory_pool())
+
 _SIMPLE_MAX_CHARS = 40  # as UsNormalizer: longer input goes to the authority
 _FORMATTING = r"[ \-.()]"  # the characters UsNormalizer drops before it looks at the digits
 
