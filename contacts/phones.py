@@ -296,16 +296,16 @@ class UsNormalizer:
         key = national[: self._lengths[national[:3]]]
         verdict = self._verdicts.get(key, _UNSEEN)
         if verdict is _UNSEEN:
-            verdict = self._verdicts[key] = self._ask(raw)
+            verdict = self._verdicts[key] = verdict_us(raw)
         if verdict is None:
             return "+1" + national
         raise InvalidNumber(verdict)
 
-    @staticmethod
-    def _ask(raw: str) -> str | None:
-        """The authority's verdict on one number: None when valid, else its reason."""
-        try:
-            normalize_us(raw)
-        except InvalidNumber as exc:
-            return str(exc)
-        return None
+
+def verdict_us(raw: str) -> str | None:
+    """normalize_us()'s verdict on one number: None when valid, else its reason."""
+    try:
+        normalize_us(raw)
+    except InvalidNumber as exc:
+        return str(exc)
+    return None
