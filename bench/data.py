@@ -37,14 +37,15 @@ def numbers(count: int, *, seed: int, exclude: set[str] | None = None) -> list[s
 
 
 @transaction.atomic
-def load_contacts(phones: list[str]) -> list[int]:
-    """Contacts subscribed to one or two of three lists over two sender codes; returns list ids."""
+def load_contacts(phones: list[str], *, one_list: bool = False) -> list[int]:
+    """Contacts subscribed to one or two of three lists over two sender codes (or all to one list); list ids."""
     codes = [SenderCode.objects.create(code=code, kind=SenderCode.kind_for(code)) for code in ("45678", "+18885550100")]
-    lists = [
-        SubscriberList.objects.create(sender_code=codes[0], name="Alerts"),
-        SubscriberList.objects.create(sender_code=codes[0], name="Offers"),
-        SubscriberList.objects.create(sender_code=codes[1], name="Care"),
-    ]
+    lists = [SubscriberList.objects.create(sender_code=codes[0], name="Alerts")]
+    if not one_list:
+        lists += [
+            SubscriberList.objects.create(sender_code=codes[0], name="Offers"),
+            SubscriberList.objects.create(sender_code=codes[1], name="Care"),
+        ]
     with connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM contacts_contact")
         first_id = cursor.fetchone()[0] + 1
@@ -66,9 +67,9 @@ def load_contacts(phones: list[str]) -> list[int]:
 def _subscriptions(first_id: int, count: int, list_ids: list[int]) -> Iterator[tuple]:
     for i in range(count):
         contact_id = first_id + i
-        yield contact_id, list_ids[i % 3], "opted_in", OPTED_IN_AT, "import", ""
-        if i % 2 == 0:
-            yield contact_id, list_ids[(i + 1) % 3], "opted_in", OPTED_IN_AT, "import", ""
+        yield contact_id, list_ids[i % len(list_ids)], "opted_in", OPTED_IN_AT, "import", ""
+        if i % 2 == 0 and len(list_ids) > 1:
+            yield contact_id, list_ids[(i + 1) % len(list_ids)], "opted_in", OPTED_IN_AT, "import", ""
 
 
 def _copy(table: str, columns: list[str], rows) -> None:
@@ -86,15 +87,27 @@ def _copy(table: str, columns: list[str], rows) -> None:
             )
 
 
-def write_report(path: Path, *, contacts: list[str], rows: int, match_rate: float, invalid_rate: float, seed: int,
+# The four ways numbers are written in the reports we meet: E.164, 11 digits, 10 digits, (NPA) NXX-XXXX.
+STYLES = (
+    lambda n: n,
+    lambda n: n[1:],
+    lambda n: n[2:],
+    lambda n: f"({n[2:5]}) {n[5:8]}-{n[8:]}",
+)
+
+
+def write_report(path: Path, *, contacts: list[str], rows: int, matches: int, invalid_rate: float, seed: int,
                  day: date) -> list[str]:  # fmt: skip
-    """A deactivation report of `rows` lines; returns the valid numbers written (for the SQL floor)."""
+    """A deactivation report of `rows` lines, numbers in four styles in turn; returns the valid numbers written."""
     rng = random.Random(seed)
-    matches = rng.sample(contacts, int(rows * match_rate))
+    hits = rng.sample(contacts, matches)
     invalid = int(rows * invalid_rate)
-    others = numbers(rows - len(matches) - invalid, seed=seed + 1, exclude=set(contacts))
-    valid = matches + others
-    lines = [n[1:] for n in valid] + ["555012" if i % 2 else "+442079460958" for i in range(invalid)]
+    others = numbers(rows - len(hits) - invalid, seed=seed + 1, exclude=set(contacts))
+    valid = hits + others
+    rng.shuffle(valid)
+    lines = [STYLES[i % 4](n) for i, n in enumerate(valid)] + [
+        "555012" if i % 2 else "+442079460958" for i in range(invalid)
+    ]
     rng.shuffle(lines)
     with open(path, "w") as out:
         out.write("phone_number,deactivation_date\n")

@@ -1,10 +1,11 @@
-"""`make bench`: report ingestion against a hand-written SQL floor, in one run; writes docs/benchmarks.md.
+"""`make bench`: report ingestion against the floor and the peer's approach, in one run; writes docs/benchmarks.md.
 
 PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/smsprogram_bench, dropped and
-recreated) holds BENCH_CONTACTS contacts (default 2,000,000) on three lists; reports of BENCH_ROWS rows
-(default 1,000,000; 5% matches, 1% invalid) are ingested by the product from a local file and from an S3
-endpoint (moto over HTTP), each in a fresh process, and the floor is psql's `\\copy` of the same valid
-numbers into a temp table plus one `UPDATE … FROM` join on the indexed phone column.
+recreated) holds BENCH_CONTACTS contacts (default 200,000) on one list; a report of BENCH_ROWS rows (default
+1,000,000, numbers in four styles, 1% invalid, BENCH_MATCHES = 100,000 of them contacts) is applied by the
+floor and the peer's approach (bench.floors) and by the product from a local file and from an S3 endpoint
+(moto over HTTP), each in a fresh process, BENCH_REPEAT times in turn; then a 4x report for memory, and
+SQLite.
 """
 
 import json
@@ -23,8 +24,9 @@ from bench.doc import DOC, write_section
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/smsprogram_bench")
-CONTACTS = int(os.environ.get("BENCH_CONTACTS", 2_000_000))
+CONTACTS = int(os.environ.get("BENCH_CONTACTS", 200_000))
 ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
+MATCHES = int(os.environ.get("BENCH_MATCHES", 100_000))
 BIG_ROWS = int(os.environ.get("BENCH_BIG_ROWS", 4 * ROWS))
 REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
 DAY = date(2026, 11, 20)
@@ -35,19 +37,6 @@ UPDATE contacts_subscription SET status = 'opted_in', opted_out_at = NULL, opt_o
 DELETE FROM contacts_optoutevent;
 DELETE FROM reports_deactivationreport;
 VACUUM ANALYZE contacts_subscription;
-"""
-
-# The floor does only the join: the list tallies' triggers (contacts migration 0007) are product work, so
-# they are switched off for its session.
-FLOOR_SQL = """
-BEGIN;
-SET LOCAL session_replication_role = replica;
-CREATE TEMP TABLE deact (phone text, day date);
-\\copy deact FROM '{path}' WITH (FORMAT csv)
-UPDATE contacts_subscription s SET status = 'opted_out', opted_out_at = d.day, opt_out_reason = 'deactivated'
-FROM deact d JOIN contacts_contact c ON c.phone = d.phone
-WHERE s.contact_id = c.id AND s.status = 'opted_in';
-ROLLBACK;
 """
 
 
@@ -68,10 +57,19 @@ def psql(database_url: str, sql: str) -> float:
 
 
 def ingest(database_url: str, *args: str, **extra: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "bench.ingest_once", *args], cwd=ROOT,
+    return run_module("bench.ingest_once", database_url, *args, **extra)
+
+
+def yardstick(how: str, path: Path) -> float:
+    return run_module("bench.floors", PG_URL, how, str(path))["seconds"]
+
+
+def run_module(module: str, database_url: str, *args: str, **extra: str) -> dict:
+    """Run a bench module in a fresh process; its last line of output is its JSON result."""
+    result = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT,
                             env=env_for(database_url, **extra), capture_output=True, text=True)  # fmt: skip
     if result.returncode:
-        sys.exit(f"ingest {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+        sys.exit(f"{module} {' '.join(args)} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -85,7 +83,10 @@ def recreate_postgres() -> None:
 
 def prepare(database_url: str, contacts: list[str]) -> None:
     manage(database_url, "migrate", "-v0")
-    code = "import sys, json; from bench.data import load_contacts; load_contacts(json.load(open(sys.argv[1])))"
+    code = (
+        "import sys, json; from bench.data import load_contacts;"
+        " load_contacts(json.load(open(sys.argv[1])), one_list=True)"
+    )
     env = env_for(database_url, DJANGO_SETTINGS_MODULE="smsprogram.settings")
     command = [sys.executable, "-c", f"import django; django.setup(); {code}", str(OUT / "contacts.json")]
     subprocess.run(command, cwd=ROOT, env=env, check=True)
@@ -137,73 +138,82 @@ def main() -> None:
     contacts = numbers(CONTACTS, seed=1)
     (OUT / "contacts.json").write_text(json.dumps(contacts))
     report, big = OUT / "report.csv", OUT / "report-big.csv"
-    valid = write_report(report, contacts=contacts, rows=ROWS, match_rate=0.05, invalid_rate=0.01, seed=2, day=DAY)
-    (OUT / "floor.csv").write_text("".join(f"{n},{DAY}\n" for n in valid))
-    write_report(big, contacts=contacts, rows=BIG_ROWS, match_rate=0.05, invalid_rate=0.01, seed=3, day=DAY)
+    write_report(report, contacts=contacts, rows=ROWS, matches=MATCHES, invalid_rate=0.01, seed=2, day=DAY)
+    write_report(big, contacts=contacts, rows=BIG_ROWS, matches=MATCHES, invalid_rate=0.01, seed=3, day=DAY)
     print(f"data generated in {time.perf_counter() - started:.0f}s", file=sys.stderr)
 
     recreate_postgres()
     prepare(PG_URL, contacts)
-    floor, local, remote = [], [], []
+    runs: dict[str, list] = {"floor": [], "peer": [], "local": [], "remote": []}
     server, s3_env = s3_endpoint(report)
     try:
         for _ in range(REPEAT):
             psql(PG_URL, RESET_SQL)
-            floor.append(psql(PG_URL, FLOOR_SQL.format(path=OUT / "floor.csv")))
-            local.append(ingest(PG_URL, "--file", str(report)))
+            runs["floor"].append(yardstick("floor", report))
+            runs["peer"].append(yardstick("peer", report))
+            runs["local"].append(ingest(PG_URL, "--file", str(report)))
             psql(PG_URL, RESET_SQL)
-            remote.append(ingest(PG_URL, "--s3-date", DAY.isoformat(), **s3_env))
+            runs["remote"].append(ingest(PG_URL, "--s3-date", DAY.isoformat(), **s3_env))
     finally:
         server.terminate()
     psql(PG_URL, RESET_SQL)
     big_run = ingest(PG_URL, "--file", str(big))
+    psql(PG_URL, RESET_SQL)
 
     sqlite_path = OUT / "bench.sqlite3"
     sqlite_path.unlink(missing_ok=True)
     sqlite_url = f"sqlite:///{sqlite_path}"
     prepare(sqlite_url, contacts)
     sqlite_run = ingest(sqlite_url, "--file", str(report))
-    write_doc(floor, local, remote, big_run, sqlite_run)
+    write_doc(runs, big_run, sqlite_run)
     shutil.rmtree(OUT / "media", ignore_errors=True)
     print(DOC.read_text())
 
 
-def write_doc(floor, local, remote, big_run, sqlite_run) -> None:
-    floor_s = median(floor)
-    local_s = median([r["seconds"] for r in local])
-    remote_s = median([r["seconds"] for r in remote])
-    counts = local[0]["counts"]
+def write_doc(runs: dict[str, list], big_run: dict, sqlite_run: dict) -> None:
+    floor_s, peer_s = median(runs["floor"]), median(runs["peer"])
+    local_s = median([r["seconds"] for r in runs["local"]])
+    remote_s = median([r["seconds"] for r in runs["remote"]])
+    counts = runs["local"][0]["counts"]
+
+    def row(what: str, seconds: float) -> str:
+        return f"| {what} | {seconds:.2f} | {seconds / floor_s:.2f} |"
+
     lines = [
         "## Deactivation report ingestion (PostgreSQL, `python -m bench.run`)",
         "",
-        f"{CONTACTS:,} contacts on three lists of two sender codes; a report of {ROWS:,} rows: 5% of them",
-        "subscribers' numbers, 1% invalid. Median of "
-        f"{REPEAT} runs, each in a fresh process, state reset between runs.",
+        f"{CONTACTS:,} contacts on one list; a report of {ROWS:,} rows, numbers written in four styles in turn",
+        f"(E.164, 11 digits, 10 digits, `(NPA) NXX-XXXX`), 1% invalid, {MATCHES:,} of them contacts' numbers.",
+        f"Median of {REPEAT} runs, taken in turn, each in a fresh process (start-up excluded), state reset",
+        "between runs. The floor and the peer's approach are `bench/floors.py`.",
         "",
         "| what | seconds | × floor |",
         "|---|---:|---:|",
-        f"| SQL floor: psql `\\copy` of the valid numbers + one `UPDATE … FROM` join | {floor_s:.2f} | 1.0 |",
-        f"| product, local file (upload path: hash, store, parse, stage, apply) | {local_s:.2f} | "
-        f"{local_s / floor_s:.1f} |",
-        f"| product, from the S3 endpoint (moto over HTTP) | {remote_s:.2f} | {remote_s / floor_s:.1f} |",
+        row("floor: Python regex to E.164, `COPY` into a temp table, one `UPDATE … FROM` join", floor_s),
+        row("the peer's approach: file whole in memory, one `VALUES` list, join on `replace(phone,'+','')`", peer_s),
+        row("smsprogram `ingest_deactivations --file` (hash, store, read, normalize, stage, apply)", local_s),
+        row("smsprogram from the S3 endpoint (moto over HTTP)", remote_s),
+        "",
+        "Each run in seconds — floor: " + ", ".join(f"{s:.2f}" for s in runs["floor"])
+        + "; peer: " + ", ".join(f"{s:.2f}" for s in runs["peer"])
+        + "; file: " + ", ".join(f"{r['seconds']:.2f}" for r in runs["local"])
+        + "; S3: " + ", ".join(f"{r['seconds']:.2f}" for r in runs["remote"]) + ".",
         "",
         "Counts of one product run: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()) + ".",
         "",
         "## Memory (peak RSS of the ingesting process)",
         "",
-        "| report rows | peak RSS (MB) |",
-        "|---:|---:|",
-        f"| {ROWS:,} | {local[0]['peak_rss_mb']:.0f} |",
-        f"| {BIG_ROWS:,} | {big_run['peak_rss_mb']:.0f} |",
-        "",
-        f"The {BIG_ROWS:,}-row report took {big_run['seconds']:.1f} s.",
+        "| report rows | peak RSS (MB) | seconds |",
+        "|---:|---:|---:|",
+        f"| {ROWS:,} | {runs['local'][0]['peak_rss_mb']:.0f} | {runs['local'][0]['seconds']:.1f} |",
+        f"| {BIG_ROWS:,} | {big_run['peak_rss_mb']:.0f} | {big_run['seconds']:.1f} |",
         "",
         "## SQLite (embedded default)",
         "",
         f"The same {ROWS:,}-row report against the same contacts on SQLite: {sqlite_run['seconds']:.1f} s,"
         f" peak RSS {sqlite_run['peak_rss_mb']:.0f} MB.",
         "",
-    ]
+    ]  # fmt: skip
     write_section("ingestion", "\n".join(lines))
 
 

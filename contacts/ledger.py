@@ -15,6 +15,7 @@ from django.db import connection, transaction
 
 from contacts.ledger_models import DeactivatedNumber, LedgerRow, RecentDeactivation
 from contacts.models import Contact, Reason
+from contacts.signal_staging import SignalBatch
 from contacts.staging import execute
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ def as_date(value) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def record_staged_deactivations() -> int:
-    """Append the deactivations and disconnections among the staged signals (`signal_batch`) to the ledger.
+def record_staged_deactivations(batch: SignalBatch) -> int:
+    """Append the deactivations and disconnections among a batch's staged signals to the ledger.
 
     One statement, in the caller's transaction, into the recent tier: an append that never touches the
     ledger's big B-tree (`fold` does that later, sorted). Returns the rows appended.
@@ -83,7 +84,7 @@ def record_staged_deactivations() -> int:
     added = execute(
         f"""
         INSERT INTO {RECENT} ({COLUMNS})
-        SELECT {key_sql("phone")}, {utc_day_sql("occurred_at")}, ref_type_id, ref_id FROM signal_batch
+        SELECT {key_sql("phone")}, {utc_day_sql("occurred_at")}, ref_type_id, ref_id FROM ({batch.signals_sql()}) b
         WHERE action = 'opt_out' AND scope_id IS NULL AND reason IN ({reasons})
         """
     )

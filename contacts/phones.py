@@ -271,7 +271,7 @@ def deciding_lengths() -> tuple[dict[str, int], int]:
     return lengths, us_max
 
 
-def _area_code_lengths() -> dict[str, int]:
+def area_code_lengths() -> dict[str, int]:
     """deciding_lengths() for every area code, or the whole national number if the metadata defeats us."""
     try:
         lengths, _ = deciding_lengths()
@@ -294,7 +294,7 @@ class UsNormalizer:
     """normalize_us() for millions of report rows: same answers, one phonenumbers call per deciding prefix."""
 
     def __init__(self) -> None:
-        self._lengths = _area_code_lengths()
+        self._lengths = area_code_lengths()
         # deciding prefix -> None (valid) or the InvalidNumber reason; as many as the metadata has prefixes
         self._verdicts: dict[str, str | None] = {}
 
@@ -326,16 +326,16 @@ class UsNormalizer:
         key = national[: self._lengths[national[:3]]]
         verdict = self._verdicts.get(key, _UNSEEN)
         if verdict is _UNSEEN:
-            verdict = self._verdicts[key] = self._ask(raw)
+            verdict = self._verdicts[key] = verdict_us(raw)
         if verdict is None:
             return "+1" + national
         raise InvalidNumber(verdict)
 
-    @staticmethod
-    def _ask(raw: str) -> str | None:
-        """The authority's verdict on one number: None when valid, else its reason."""
-        try:
-            normalize_us(raw)
-        except InvalidNumber as exc:
-            return str(exc)
-        return None
+
+def verdict_us(raw: str) -> str | None:
+    """normalize_us()'s verdict on one number: None when valid, else its reason."""
+    try:
+        normalize_us(raw)
+    except InvalidNumber as exc:
+        return str(exc)
+    return None

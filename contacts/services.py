@@ -29,7 +29,8 @@ from contacts.models import (
     Suspension,
     SuspensionEnd,
 )
-from contacts.staging import StagingTable, db_datetime, execute, fetch_int
+from contacts.signal_staging import SignalBatch
+from contacts.staging import db_datetime, execute, fetch_int
 
 log = logging.getLogger(__name__)
 
@@ -86,24 +87,9 @@ class Outcome:
         return Outcome(**{name: value + getattr(other, name) for name, value in self.counts().items()})
 
 
-SIGNAL_COLUMNS = {
-    "seq": "int",
-    "phone": "text",
-    "action": "text",
-    "reason": "text",
-    "scope_id": "int",
-    "occurred_at": "ts",
-    "until_at": "ts",
-    "error_code": "int",
-    "carrier_id": "int",
-    "ref_type_id": "int",
-    "ref_id": "int",
-}
-
-
-def signal_batch(**defaults) -> StagingTable:
-    """The staging table for signals; callers with millions of rows load it directly (COPY)."""
-    return StagingTable("signal_batch", SIGNAL_COLUMNS, defaults)
+def signal_batch(**defaults) -> SignalBatch:
+    """A batch staged row by row with every column (receipts, notices, single signals)."""
+    return SignalBatch(defaults=defaults)
 
 
 def ref_columns(ref: models.Model | None) -> tuple[int | None, int | None]:
@@ -137,21 +123,21 @@ def apply_signals(signals: Iterable[Signal], *, source: Source, now: datetime | 
         return apply_staged_signals(batch, source=source, now=now)
 
 
-def apply_staged_signals(batch: StagingTable, *, source: Source, now: datetime | None = None) -> Outcome:
-    """Apply the signals loaded into `batch`; call inside the transaction that loaded it (R9)."""
+def apply_staged_signals(batch: SignalBatch, *, source: Source, now: datetime | None = None) -> Outcome:
+    """Apply the signals staged in `batch` per R1–R7; call inside the transaction that loaded it (R9)."""
     now = db_datetime(now or timezone.now())
     if connection.vendor == "postgresql":
         # Joining a million staged rows to millions of contacts wants its hash tables in memory.
         execute("SET LOCAL work_mem = '256MB'")
-    out = Outcome(signals=fetch_int("SELECT COUNT(*) FROM signal_batch"))
+    out = Outcome(signals=batch.count())
     # Only the signals whose number is a contact go on: a small table, so later joins use indexes.
     execute("DROP TABLE IF EXISTS signal_match")
     execute(
-        """
+        f"""
         CREATE TEMPORARY TABLE signal_match AS
         SELECT b.seq, c.id AS contact_id, b.action, b.reason, b.scope_id, b.occurred_at, b.until_at, b.error_code,
                b.carrier_id, b.ref_type_id, b.ref_id
-        FROM signal_batch b JOIN contacts_contact c ON c.phone = b.phone
+        FROM ({batch.signals_sql()}) b JOIN contacts_contact c ON c.phone = b.phone
         """
     )
     if connection.vendor == "postgresql":

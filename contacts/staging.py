@@ -23,7 +23,7 @@ COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _literal(value) -> str:
+def ddl_literal(value) -> str:
     """A DDL default: only our own vocabulary values and ids ever reach here."""
     if value is None:
         return "NULL"
@@ -47,7 +47,7 @@ class StagingTable:
     def __enter__(self) -> "StagingTable":
         types = SQL_TYPES[self.vendor]
         columns = ", ".join(
-            f"{col} {types[kind]}" + (f" DEFAULT {_literal(self.defaults[col])}" if col in self.defaults else "")
+            f"{col} {types[kind]}" + (f" DEFAULT {ddl_literal(self.defaults[col])}" if col in self.defaults else "")
             for col, kind in self.columns.items()
         )
         with connection.cursor() as cursor:

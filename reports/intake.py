@@ -189,7 +189,7 @@ class SignalIntake:
                 result.applied = apply_staged_signals(signals, source=self.source, now=stamp)
                 if self.feeds_ledger:
                     # Issue 17: deactivated and disconnected numbers into the reassigned-number ledger (R13).
-                    ledger.record_staged_deactivations()
+                    ledger.record_staged_deactivations(signals)
                 self._write_effects()
             self._count(result)
             if per_item:

@@ -11,12 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts import ledger
-from contacts.models import Reason
 from contacts.services import Action, signal_batch
 from contacts.staging import execute
 from reports import s3, services
 from reports.models import CarrierNotice, DeactivationReport
-from reports.parsing import NotAReport, ParseStats, parse_report
+from reports.parsing import NotAReport, ParseStats
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +64,10 @@ def rebuild(*, today: date | None = None, progress: Callable[[int, int], None] |
 
 def _refill_from(report: DeactivationReport, today: date, result: RebuildResult) -> None:
     stats = ParseStats()
-    ref_type = ContentType.objects.get_for_model(DeactivationReport).pk
-    defaults = {"action": Action.OPT_OUT.value, "reason": Reason.DEACTIVATED.value, "ref_type_id": ref_type,
-                "ref_id": report.pk}  # fmt: skip
-    with transaction.atomic(), services._open(report) as stream, signal_batch(**defaults) as batch:
-        rows = parse_report(stream, report_date=report.report_date, today=today, stats=stats)
-        result.rows += batch.load(["seq", "phone", "occurred_at"], services._staged(rows, stats, None))
-        ledger.record_staged_deactivations()
+    with transaction.atomic(), services.report_batch(report) as batch:
+        services.stage_report(report, batch, stats=stats, today=today)
+        result.rows += stats.valid
+        ledger.record_staged_deactivations(batch)
 
 
 def _refill_from_notices(result: RebuildResult) -> None:
@@ -86,4 +82,4 @@ def _refill_from_notices(result: RebuildResult) -> None:
             [Action.OPT_OUT.value, ContentType.objects.get_for_model(CarrierNotice).pk,
              CarrierNotice.Status.APPLIED.value, *events],
         )  # fmt: skip
-        ledger.record_staged_deactivations()
+        ledger.record_staged_deactivations(batch)

@@ -8,20 +8,28 @@ and dates. Everything streams: a file of any size is read in chunks and never he
 import csv
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from itertools import chain, islice
+from itertools import chain
 from typing import BinaryIO
 
-from contacts.phones import InvalidNumber, UsNormalizer, masked
-from reports.reading import SAMPLE_CHARS, BadLine, NotAReport, text_lines
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from contacts.phone_columns import UsNumberColumn
+from contacts.phones import masked
+from reports.columns import Lines, line_blocks
+from reports.columns import field as column_field
+from reports.reading import SAMPLE_CHARS, BadLine, NotAReport
+from reports.reading import _text_chunks as text_chunks
 
 logger = logging.getLogger(__name__)
 
 MAX_SAMPLES = 100
 SNIFF_ROWS = 20
 DATE_CACHE_SIZE = 4096
+ROWS_AT_A_TIME = 1000  # parse_report's rows come out of a batch's columns this many at a time
 
 
 PHONE_COLUMNS = (
@@ -98,26 +106,47 @@ class ParseStats:
     bytes_read: int = 0
 
 
+@dataclass(frozen=True)
+class ReportBatch:
+    """Valid rows of a report as columns: line numbers, E.164 numbers, and the days they happened on."""
+
+    lines: pa.Array  # int64
+    numbers: pa.Array  # string, E.164
+    days: pa.Array  # date32
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def columns(self) -> tuple[pa.Array, pa.Array, pa.Array]:
+        return self.lines, self.numbers, self.days
+
+
 def parse_report(
     stream: BinaryIO, *, report_date: date | None, today: date, stats: ParseStats
 ) -> Iterator[tuple[int, str, date]]:
-    """Yield (line number, E.164 number, occurred date) for each valid row, streaming."""
-    lines = text_lines(stream, stats)
-    line_number = 0
-    for first in lines:
-        line_number += 1
-        if first.__class__ is not str or first.strip(_BLANK):
-            break
-        stats.blank += 1
-    else:
-        raise NotAReport("not a deactivation report: the file is empty")
-    ahead = list(islice(lines, SNIFF_ROWS))
+    """Yield (line number, E.164 number, occurred date) for each valid row, streaming (small callers, tests)."""
+    for batch in report_batches(stream, report_date=report_date, today=today, stats=stats):
+        for start in range(0, len(batch), ROWS_AT_A_TIME):
+            columns = (column.slice(start, ROWS_AT_A_TIME).to_pylist() for column in batch.columns())
+            yield from zip(*columns, strict=True)
+
+
+def report_batches(
+    stream: BinaryIO, *, report_date: date | None, today: date, stats: ParseStats
+) -> Iterator[ReportBatch]:
+    """The valid rows of a report in batches of columns, streaming; `stats` counts and names the rest (R8)."""
+    blocks = line_blocks(text_chunks(stream, stats))
+    held, first_line, first, ahead = _sniff(blocks)
     layout = _layout(first, ahead)
     if layout.date is None and report_date is None:
         raise NotAReport("the file has no date column; give the report date")
-    rows = chain(ahead, lines) if layout.header else chain([first], ahead, lines)
-    start = line_number + 1 if layout.header else line_number
-    yield from _rows(rows, start, layout, report_date=report_date, today=today, stats=stats)
+    stats.blank += first_line - 1
+    last_skipped = first_line if layout.header else first_line - 1
+    rows = _RowReader(layout, report_date=report_date, today=today, stats=stats)
+    for block in chain(held, blocks):
+        block = block.after(last_skipped)
+        if len(block):
+            yield rows(block)
     logger.info(
         "report.parsed rows=%d valid=%d invalid=%d blank=%d future=%d bytes=%d",
         stats.rows,
@@ -129,6 +158,114 @@ def parse_report(
     )
 
 
+def _sniff(blocks: Iterator[Lines]) -> tuple[list[Lines], int, str | BadLine, list[str | BadLine]]:
+    """Read ahead to the first non-blank line and SNIFF_ROWS after it: the blocks read, that line, the rest."""
+    held: list[Lines] = []
+    first_line = None
+    for block in blocks:
+        held.append(block)
+        if first_line is None:
+            content = pc.or_(pc.is_null(block.text), pc.not_equal(pc.utf8_trim(block.text, _BLANK), ""))
+            at = pc.index(content, True).as_py()
+            if at < 0:
+                continue
+            first_line = block.numbers[at].as_py()
+        if block.numbers[-1].as_py() >= first_line + SNIFF_ROWS:
+            break
+    if first_line is None:
+        raise NotAReport("not a deactivation report: the file is empty")
+    lines = [line for block in held for line in _python_lines(block, first_line, SNIFF_ROWS + 1)]
+    return held, first_line, lines[0], lines[1 : SNIFF_ROWS + 1]
+
+
+def _python_lines(block: Lines, from_line: int, count: int) -> list[str | BadLine]:
+    """Up to `count` lines of a block from line `from_line` on, as Python values (for the layout only)."""
+    part = block.after(from_line - 1)
+    texts = part.text.slice(0, count).to_pylist()
+    return [part.bad.get(index, text) for index, text in enumerate(texts)]
+
+
+class _RowReader:
+    """Blocks of lines to batches of valid rows, counting and sampling the rest; no Python per row (R8, R10)."""
+
+    def __init__(self, layout: "_Layout", *, report_date: date | None, today: date, stats: ParseStats) -> None:
+        self.layout = layout
+        self.report_date = report_date
+        self.today = pa.scalar(today, pa.date32())
+        self.stats = stats
+        self.normalize = UsNumberColumn()
+        self.dates: dict[str, date | str] = {}
+
+    def __call__(self, block: Lines) -> ReportBatch:
+        layout, text = self.layout, block.text
+        blank = pc.fill_null(pc.equal(pc.utf8_trim(text, _BLANK), ""), False)
+        raw = column_field(text, layout.phone, layout.delimiter)
+        numbers, reasons = self.normalize(raw)
+        reasons = pc.if_else(pc.equal(pc.utf8_trim_whitespace(raw), ""), "no phone number", reasons)
+        values, dated = raw, pa.repeat(False, len(text))
+        if layout.date is None:
+            days = pa.repeat(pa.scalar(self.report_date, pa.date32()), len(text))
+        else:
+            cells = column_field(text, layout.date, layout.delimiter)
+            days, date_reasons = self._days(cells)
+            dated = pc.and_(pc.is_null(reasons), pc.is_valid(date_reasons))
+            values = pc.if_else(dated, cells, values)
+            reasons = pc.coalesce(reasons, date_reasons)
+        future = pc.and_(pc.is_null(reasons), pc.fill_null(pc.greater(days, self.today), False))
+        reasons = pc.if_else(future, "date in the future", reasons)
+        values = pc.if_else(future, pc.cast(days, pa.string()), values)
+        dated = pc.or_(dated, future)
+        if block.bad:
+            at = pa.array([index in block.bad for index in range(len(text))])
+            bad = list(block.bad.values())
+            reasons = pc.replace_with_mask(reasons, at, pa.array([line.reason for line in bad], pa.string()))
+            values = pc.replace_with_mask(values, at, pa.array([line.excerpt for line in bad], pa.string()))
+            dated = pc.replace_with_mask(dated, at, pa.repeat(False, len(bad)))
+        reasons = pc.if_else(blank, pa.scalar(None, pa.string()), reasons)
+        self._count(block, blank, future, reasons, values, dated)
+        keep = pc.and_(pc.invert(blank), pc.is_null(reasons))
+        return ReportBatch(pc.filter(block.numbers, keep), pc.filter(numbers, keep), pc.filter(days, keep))
+
+    def _days(self, cells: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """Each date cell read once per distinct value: the day, or why not."""
+        distinct = pc.unique(cells)
+        if len(self.dates) + len(distinct) > DATE_CACHE_SIZE:
+            self.dates.clear()  # per-row timestamps would grow the cache without bound
+        read = [
+            self.dates[cell] if cell in self.dates else self.dates.setdefault(cell, _read_date(cell, self.report_date))
+            for cell in distinct.to_pylist()
+        ]
+        at = pc.index_in(cells, value_set=distinct)
+        days = pa.array([None if isinstance(day, str) else day for day in read], pa.date32())
+        why = pa.array([day if isinstance(day, str) else None for day in read], pa.string())
+        return pc.take(days, at), pc.take(why, at)
+
+    def _count(self, block: Lines, blank, future, reasons, values, dated) -> None:
+        """Add a block's counts to the stats, and its invalid rows to the samples while there is room (R8)."""
+        stats = self.stats
+        blanks = pc.sum(blank).as_py() or 0
+        invalid = len(reasons) - reasons.null_count
+        stats.blank += blanks
+        stats.rows += len(block) - blanks
+        stats.invalid += invalid
+        stats.valid += len(block) - blanks - invalid
+        stats.future += pc.sum(future).as_py() or 0
+        room = MAX_SAMPLES - len(stats.samples)
+        if invalid and room > 0:
+            wrong = pc.is_valid(reasons)
+            picked = [pc.filter(column, wrong).slice(0, room).to_pylist()
+                      for column in (block.numbers, reasons, values, dated)]  # fmt: skip
+            for line, reason, value, is_date in zip(*picked, strict=True):
+                stats.samples.append(sample(line, reason, value or "", is_date=bool(is_date)))
+
+
+def sample(line_number: int, reason: str, value: str, *, is_date: bool = False) -> dict:
+    """An invalid row as the operator sees it: a short excerpt, numbers masked (R8, R12)."""
+    # A date cell is shown as it is unless it could hold a misplaced phone number.
+    value = masked(shown(value[:SAMPLE_CHARS]), moment=is_date)
+    return {"line": line_number, "reason": reason, "value": value}
+
+
 @dataclass(frozen=True)
 class _Layout:
     """Where the data sits in each line."""
@@ -137,65 +274,6 @@ class _Layout:
     header: bool
     phone: int
     date: int | None
-
-
-def _rows(
-    lines: Iterable[str | BadLine],
-    start: int,
-    layout: _Layout,
-    *,
-    report_date: date | None,
-    today: date,
-    stats: ParseStats,
-) -> Iterator[tuple[int, str, date]]:
-    """The per-row loop; kept lean because it runs once per row of multi-million-row files (R10)."""
-    normalize = UsNormalizer()
-    delimiter, phone_at, date_at = layout.delimiter, layout.phone, layout.date
-    dates: dict[str, date | str] = {}
-    for line_number, line in enumerate(lines, start):
-        if line.__class__ is not str:
-            stats.rows += 1
-            _reject(stats, line_number, line.reason, line.excerpt)
-            continue
-        fields = _split(line, delimiter) if '"' in line else line.split(delimiter)
-        raw = fields[phone_at] if phone_at < len(fields) else ""
-        try:
-            number = normalize(raw)
-        except InvalidNumber as exc:
-            if not line.strip(_BLANK):
-                stats.blank += 1
-                continue
-            stats.rows += 1
-            _reject(stats, line_number, "no phone number" if not raw.strip() else str(exc), raw)
-            continue
-        stats.rows += 1
-        if date_at is None:
-            occurred = report_date
-        else:
-            text = fields[date_at] if date_at < len(fields) else ""
-            occurred = dates.get(text)
-            if occurred is None:
-                if len(dates) >= DATE_CACHE_SIZE:
-                    dates.clear()  # per-row timestamps would grow the cache without bound
-                occurred = dates[text] = _read_date(text, report_date)
-            if occurred.__class__ is str:
-                _reject(stats, line_number, occurred, text, is_date=True)
-                continue
-        if occurred > today:
-            stats.future += 1
-            _reject(stats, line_number, "date in the future", occurred.isoformat(), is_date=True)
-            continue
-        stats.valid += 1
-        yield line_number, number, occurred
-
-
-def _reject(stats: ParseStats, line_number: int, reason: str, value: str, *, is_date: bool = False) -> None:
-    """Count an invalid row and keep the first few, numbers masked, for the operator (R8, R12)."""
-    stats.invalid += 1
-    if len(stats.samples) < MAX_SAMPLES:
-        # A date cell is shown as it is unless it could hold a misplaced phone number.
-        value = masked(shown(value[:SAMPLE_CHARS]), moment=is_date)
-        stats.samples.append({"line": line_number, "reason": reason, "value": value})
 
 
 def shown(text: str) -> str:

@@ -1,4 +1,6 @@
-"""A report file's bytes as text lines: decompression within limits, encoding, line splitting (R8, R10).
+"""A report file's bytes as checked text: decompression within limits, encoding, what is not text (R8, R10).
+
+reports/columns.py cuts the chunks into lines and decodes them with `_decode_lines` here.
 
 Everything streams in chunks, so a file of any size, compressed or not, is never held whole; what is plainly
 not a text report (HTML, binary, a decompression bomb) fails as a whole with a clear message.
@@ -7,7 +9,7 @@ not a text report (HTML, binary, a decompression bomb) fails as a whole with a c
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import chain
 from typing import BinaryIO, NamedTuple, Protocol
 
@@ -43,11 +45,6 @@ class BadLine(NamedTuple):
 
     reason: str
     excerpt: str
-
-
-def text_lines(stream: BinaryIO, stats: ByteCount) -> Iterator[str | BadLine]:
-    """The file's lines, decompressed and decoded; `stats.bytes_read` counts the bytes read from `stream`."""
-    return chain.from_iterable(_line_batches(_text_chunks(stream, stats)))
 
 
 def _text_chunks(stream: BinaryIO, stats: ByteCount) -> Iterator[bytes]:
@@ -190,50 +187,6 @@ def _zip_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
         if info.filename.lower().endswith((".csv", ".txt")):
             return info
     raise NotAReport(f"not a deactivation report: the zip holds {len(files)} files and no .csv or .txt")
-
-
-def _line_batches(chunks: Iterable[bytes]) -> Iterator[list[str | BadLine]]:
-    """Split chunks into lines (LF, CRLF or CR), a list per chunk; overlong lines are skipped, not kept."""
-    pending = b""  # the start of a line continued in the next chunk
-    overlong: str | None = None  # the excerpt of a too-long line whose end we are still skipping
-    held_cr = False
-    first = True
-    for chunk in chunks:
-        if first:
-            chunk = chunk.removeprefix(UTF8_BOM)
-            first = False
-        if held_cr:
-            chunk = b"\r" + chunk
-        # A CR ending the chunk may be half of a CRLF; decide when the next chunk shows its first byte.
-        held_cr = chunk.endswith(b"\r")
-        if held_cr:
-            chunk = chunk[:-1]
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            if overlong is None:
-                pending += chunk
-                if len(pending) > 4 * MAX_LINE_CHARS:  # over the limit whatever the encoding
-                    overlong, pending = _excerpt(pending), b""
-            continue
-        complete = chunk[:end]
-        if overlong is not None:
-            cut = complete.find(b"\n")
-            batch: list[str | BadLine] = [BadLine("line too long", overlong)]
-            if cut >= 0:
-                batch += _decode_lines(complete[cut + 1 :])
-            overlong = None
-        else:
-            batch = _decode_lines(pending + complete)
-        pending = chunk[end + 1 :]
-        if len(pending) > 4 * MAX_LINE_CHARS:
-            overlong, pending = _excerpt(pending), b""
-        yield batch
-    if overlong is not None:
-        yield [BadLine("line too long", overlong)]
-    elif pending:
-        yield _decode_lines(pending)
 
 
 def _decode_lines(data: bytes) -> list[str | BadLine]:

@@ -9,8 +9,10 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import BinaryIO
+
+import pyarrow as pa
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.files import File
@@ -22,11 +24,11 @@ from contacts import ledger
 from contacts.guard import Held
 from contacts.models import Reason, Source
 from contacts.phones import masked_text
-from contacts.services import Action, apply_staged_signals, signal_batch
-from contacts.staging import fetch_int
+from contacts.services import Action, apply_staged_signals
+from contacts.signal_staging import SignalBatch
 from reports import lifecycle, s3
 from reports.models import DeactivationReport
-from reports.parsing import NotAReport, ParseStats, parse_report
+from reports.parsing import NotAReport, ParseStats, ReportBatch, report_batches
 
 log = logging.getLogger(__name__)
 
@@ -215,22 +217,40 @@ def _open(report: DeactivationReport):
     return s3.open_report(obj)
 
 
+def report_batch(report: DeactivationReport) -> SignalBatch:
+    """The staging batch for a report's signals: every row an opt-out, reason deactivated, carried by the report."""
+    ref_type = ContentType.objects.get_for_model(DeactivationReport)
+    fixed = {"action": Action.OPT_OUT.value, "reason": Reason.DEACTIVATED.value, "scope_id": None, "until_at": None,
+             "error_code": None, "carrier_id": None, "ref_type_id": ref_type.pk, "ref_id": report.pk}  # fmt: skip
+    return SignalBatch(fixed=fixed)
+
+
+def stage_report(
+    report: DeactivationReport, batch: SignalBatch, *, stats: ParseStats, today: date, progress: Progress | None = None
+) -> None:
+    """Stream the report's file into `batch`, column batch by column batch (R10); `stats` counts what was read."""
+    with _open(report) as stream:
+        staged = 0
+        for rows in report_batches(stream, report_date=report.report_date, today=today, stats=stats):
+            before, staged = staged, staged + batch.load_columns(_signals(rows))
+            if progress:
+                # Each multiple of PROGRESS_EVERY the batch passed, as if the rows had come one by one.
+                for mark in range(before - before % PROGRESS_EVERY + PROGRESS_EVERY, staged + 1, PROGRESS_EVERY):
+                    progress(mark, stats.bytes_read, False)
+        if progress:
+            progress(stats.valid, stats.bytes_read, True)
+    batch.loaded()
+
+
 def _apply(report: DeactivationReport, progress: Progress | None, today: date) -> None:
     stats = ParseStats()
-    ref_type = ContentType.objects.get_for_model(DeactivationReport)
-    defaults = {"action": Action.OPT_OUT.value, "reason": Reason.DEACTIVATED.value, "ref_type_id": ref_type.pk,
-                "ref_id": report.pk}  # fmt: skip
-    with _open(report) as stream, signal_batch(**defaults) as batch:
-        rows = parse_report(stream, report_date=report.report_date, today=today, stats=stats)
-        batch.load(["seq", "phone", "occurred_at"], _staged(rows, stats, progress))
+    with report_batch(report) as batch:
+        stage_report(report, batch, stats=stats, today=today, progress=progress)
         lifecycle.check_layout(stats)  # mostly invalid rows: not a layout we read, fail whole (issue 16)
-        # A subquery's DISTINCT can hash; COUNT(DISTINCT) always sorts the whole batch.
-        duplicates = fetch_int(
-            "SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT phone FROM signal_batch) d) FROM signal_batch"
-        )
+        duplicates = batch.repeated_numbers()
         outcome = apply_staged_signals(batch, source=Source.DEACTIVATION_REPORT)
         # Issue 17: every valid row, contact or not, into the reassigned-number ledger (R13); same transaction.
-        ledger.record_staged_deactivations()
+        ledger.record_staged_deactivations(batch)
     report.rows, report.valid, report.invalid, report.future = (
         stats.rows,
         stats.valid,
@@ -252,16 +272,11 @@ def _apply(report: DeactivationReport, progress: Progress | None, today: date) -
     report.save()
 
 
-def _staged(rows: Iterator[tuple[int, str, date]], stats: ParseStats, progress: Progress | None):
-    """Parsed rows as staging rows: a row's date is 00:00 UTC that day (DESIGN.md)."""
-    midnight: dict[date, datetime] = {}
-    for n, (line, number, day) in enumerate(rows, start=1):
-        at = midnight.get(day) or midnight.setdefault(day, datetime.combine(day, time(), tzinfo=UTC))
-        yield line, number, at
-        if progress and n % PROGRESS_EVERY == 0:
-            progress(n, stats.bytes_read, False)
-    if progress:
-        progress(stats.valid, stats.bytes_read, True)
+def _signals(rows: ReportBatch) -> pa.Table:
+    """A batch of report rows as signal columns: a row's date is 00:00 UTC that day (DESIGN.md)."""
+    return pa.table(
+        {"seq": rows.lines, "phone": rows.numbers, "occurred_at": rows.days.cast(pa.timestamp("s", tz="UTC"))}
+    )
 
 
 def fetch_latest(*, progress_for: ProgressFor | None = None) -> IngestResult:

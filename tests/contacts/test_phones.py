@@ -7,8 +7,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import phonenumbers
+import pyarrow as pa
 import pytest
 
+from contacts.phone_columns import UsNumberColumn
 from contacts.phones import (
     InvalidNumber,
     UsNormalizer,
@@ -70,6 +72,12 @@ def outcome(normalizer, raw: str) -> str:
         return f"invalid: {exc}"
 
 
+def column_outcomes(raws: list[str], normalizer: UsNumberColumn | None = None) -> list[str]:
+    """outcome() for each value, from the column form: one call for the whole list."""
+    numbers, reasons = (normalizer or UsNumberColumn())(pa.array(raws, pa.string()))
+    return [n if n is not None else f"invalid: {r}" for n, r in zip(numbers.to_pylist(), reasons.to_pylist())]
+
+
 @pytest.mark.parametrize("raw", SAME_NUMBER)
 def test_r11_common_formats_are_the_same_number(raw):
     assert normalize(raw) == "+12025550143"
@@ -121,11 +129,27 @@ def test_r11_fast_path_agrees_with_phonenumbers_on_odd_input(raw):
     assert outcome(UsNormalizer(), raw) == outcome(normalize_us, raw)
 
 
-def test_r11_fast_path_is_on_for_every_area_code():
-    lengths, us_longest = deciding_lengths()
-    # A metadata upgrade the analysis cannot read would silently drop to full-number keys; say so instead.
-    assert lengths and max(lengths.values()) < 10
-    assert 4 <= us_longest < 10
+def test_r11_column_form_agrees_with_phonenumbers_on_odd_and_common_input():
+    raws = [*HOSTILE, *SAME_NUMBER, "+1 202 555 0143", "5235550143", "5235550143"]
+    assert column_outcomes(raws) == [outcome(normalize_us, raw) for raw in raws]
+
+
+def test_r10_column_form_asks_phonenumbers_once_per_deciding_prefix(monkeypatch):
+    calls = []
+    real_parse = phonenumbers.parse
+
+    def counting_parse(*args, **kwargs):
+        calls.append(args[0])
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(phonenumbers, "parse", counting_parse)
+    normalizer = UsNumberColumn()
+    raws = [f"202{exchange}{line:04d}" for exchange in range(200, 1000) for line in (143, 9999)]
+    first = column_outcomes(raws, normalizer)
+    again = column_outcomes([f"(202) {raw[3:6]}-{raw[6:]}" for raw in raws], normalizer)
+    assert len(set(first)) == 1600
+    assert again == first
+    assert len(calls) == 8  # 202-2…, …, 202-9…, once each across both batches
 
 
 def test_r11_deciding_prefix_decides_the_verdict():
@@ -204,21 +228,28 @@ def random_inputs(seed: int, count: int, area_codes: list[str]):
             yield pick(("", "+", "1", "+1")) + f"{randrange(10**size):0{size}d}"
 
 
-def compare_slice(seed: int, count: int) -> tuple[int, int, list[tuple[str, str, str]]]:
-    """Run one seeded slice through both paths; return (inputs, valid, first disagreements)."""
+def compare_slice(seed: int, count: int) -> tuple[int, int, list[tuple[str, ...]]]:
+    """Run one seeded slice through the row and column fast paths and the authority; return (inputs, valid,
+    first disagreements)."""
     # Keeps the authority's compiled patterns; the same patterns, only fewer trips through re's cache.
     phonenumbers.re_util.enable_pattern_cache()
     area_codes = [str(area) for area in range(200, 1000) if outcome(normalize_us, f"{area}5550143")[0] == "+"]
     fast = UsNormalizer()
+    column = UsNumberColumn()
     seen = valid = 0
     disagreements = []
-    for raw in random_inputs(seed, count, area_codes):
+    raws = list(random_inputs(seed, count, area_codes))
+    # The column form sees the same inputs in batches, as a report's blocks reach it.
+    columns = [
+        got for start in range(0, count, 10_000) for got in column_outcomes(raws[start : start + 10_000], column)
+    ]
+    for raw, got_column in zip(raws, columns, strict=True):
         expected = outcome(normalize_us, raw)
         got = outcome(fast, raw)
         seen += 1
         valid += expected[0] == "+"
-        if got != expected and len(disagreements) < 10:
-            disagreements.append((raw, expected, got))
+        if (got != expected or got_column != expected) and len(disagreements) < 10:
+            disagreements.append((raw, expected, got, got_column))
     return seen, valid, disagreements
 
 

@@ -1,8 +1,11 @@
 """Staging tables carry any value through unchanged, on SQLite and through COPY on PostgreSQL."""
 
+import pyarrow as pa
+
 from django.db import connection, transaction
 
-from contacts.staging import StagingTable
+from contacts.signal_staging import SignalBatch
+from contacts.staging import StagingTable, db_datetime
 from tests.factories import at
 
 TRICKY = ["plain", "tab\there", "new\nline", "back\\slash", "cr\rreturn", "\\N", "", "ünïcödé"]
@@ -27,3 +30,29 @@ def test_defaults_fill_the_columns_a_batch_does_not_load(db):
         with connection.cursor() as cursor:
             cursor.execute("SELECT DISTINCT reason FROM staging_probe")
             assert cursor.fetchall() == [("deactivated",)]
+
+
+def test_a_signal_batch_stages_columns_and_fills_in_its_fixed_values(db):
+    stamps = pa.array([at("2026-11-20T00:00:00"), at("2026-11-21T08:30:15"), None], pa.timestamp("s", tz="UTC"))
+    phones = ["+12025550143", 'odd,"quoted"', "+12025550143"]
+    columns = pa.table({"seq": [7, 8, 9], "phone": phones, "occurred_at": stamps})
+    fixed = {"action": "opt_out", "reason": "deactivated", "scope_id": None, "ref_id": 42}
+    with transaction.atomic(), SignalBatch(fixed=fixed) as batch:
+        assert batch.load_columns(columns) == 3
+        batch.loaded()
+        signals = f"SELECT seq, phone, action, reason, scope_id, ref_id FROM ({batch.signals_sql()}) b"
+        with connection.cursor() as cursor:
+            cursor.execute(f"{signals} ORDER BY seq")
+            staged = cursor.fetchall()
+            # Compared the way the rules compare them: with a timestamp as the database stores it.
+            cursor.execute(f"SELECT seq FROM ({batch.signals_sql()}) b WHERE occurred_at = %s",
+                           [db_datetime(at("2026-11-21T08:30:15"))])  # fmt: skip
+            at_that_moment = cursor.fetchall()
+        counted, repeated = batch.count(), batch.repeated_numbers()
+    assert staged == [
+        (7, "+12025550143", "opt_out", "deactivated", None, 42),
+        (8, 'odd,"quoted"', "opt_out", "deactivated", None, 42),
+        (9, "+12025550143", "opt_out", "deactivated", None, 42),
+    ]
+    assert at_that_moment == [(8,)]
+    assert (counted, repeated) == (3, 1)

@@ -1,0 +1,93 @@
+"""A batch of signals waiting for `services.apply_staged_signals`: the service's own staging (R9, R10).
+
+Callers hand the service a `SignalBatch`, never a table name. What is the same for every signal of a batch
+(a report's action, reason and carrying record) is given once, as `fixed`, and never staged per row; only
+what varies (number, when, line number) is loaded — as rows, or as Arrow columns in one `COPY … (FORMAT
+csv)` stream per batch on PostgreSQL.
+"""
+
+import io
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from django.db import connection
+
+from contacts.staging import SQL_TYPES, StagingTable, ddl_literal, fetch_int
+
+SIGNAL_COLUMNS = {
+    "seq": "int",
+    "phone": "text",
+    "action": "text",
+    "reason": "text",
+    "scope_id": "int",
+    "occurred_at": "ts",
+    "until_at": "ts",
+    "error_code": "int",
+    "carrier_id": "int",
+    "ref_type_id": "int",
+    "ref_id": "int",
+}
+TABLE = "signal_batch"
+_SQLITE_STAMP = "%Y-%m-%d %H:%M:%S"  # how Django stores an aware UTC timestamp in SQLite
+_CSV = pa_csv.WriteOptions(include_header=False)
+
+
+class SignalBatch(StagingTable):
+    """Signals staged in one transaction; `fixed` holds the values every signal of the batch shares."""
+
+    def __init__(self, *, fixed: dict | None = None, defaults: dict | None = None) -> None:
+        self.fixed = fixed or {}
+        varying = {name: kind for name, kind in SIGNAL_COLUMNS.items() if name not in self.fixed}
+        super().__init__(TABLE, varying, defaults)
+
+    def signals_sql(self) -> str:
+        """A SELECT of every signal with all of SIGNAL_COLUMNS, fixed values filled in; for the service only."""
+        types = SQL_TYPES[self.vendor]
+        columns = [
+            f"CAST({ddl_literal(self.fixed[name])} AS {types[kind]}) AS {name}" if name in self.fixed else name
+            for name, kind in SIGNAL_COLUMNS.items()
+        ]
+        return f"SELECT {', '.join(columns)} FROM {self.name}"
+
+    def count(self) -> int:
+        return fetch_int(f"SELECT COUNT(*) FROM {self.name}")
+
+    def repeated_numbers(self) -> int:
+        """Signals whose number an earlier signal of the batch already named (a report's duplicates, R6)."""
+        # A subquery's DISTINCT can hash; COUNT(DISTINCT) always sorts the whole batch.
+        return fetch_int(
+            f"SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT phone FROM {self.name}) d) FROM {self.name}"
+        )
+
+    def load_columns(self, columns: pa.Table) -> int:
+        """Stage a batch of columns named after SIGNAL_COLUMNS (timestamps as Arrow timestamps, UTC)."""
+        names = columns.column_names
+        with connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                # Arrow writes a zoned timestamp many times slower than a naive one; the values are UTC
+                # already, and Django keeps a PostgreSQL connection's time zone UTC (USE_TZ).
+                naive = [
+                    column.cast(pa.timestamp(column.type.unit)) if pa.types.is_timestamp(column.type) else column
+                    for column in columns.columns
+                ]
+                sink = io.BytesIO()
+                pa_csv.write_csv(pa.table(naive, names=names), sink, _CSV)
+                with cursor.cursor.copy(f"COPY {self.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(sink.getbuffer())
+            else:
+                values = [
+                    pc.strftime(column, _SQLITE_STAMP) if pa.types.is_timestamp(column.type) else column
+                    for column in columns.columns
+                ]
+                marks = ", ".join("?" * len(names))
+                rows = zip(*(column.to_pylist() for column in values), strict=True)
+                cursor.cursor.executemany(f"INSERT INTO {self.name} ({', '.join(names)}) VALUES ({marks})", rows)
+        return columns.num_rows
+
+    def loaded(self) -> None:
+        """Call once the batch is whole: temporary tables are never auto-analyzed, and the planner needs counts."""
+        if self.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {self.name}")
