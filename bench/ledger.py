@@ -234,7 +234,7 @@ def main() -> None:
     contacts = numbers(run.CONTACTS, seed=1)
     (run.OUT / "contacts.json").write_text(json.dumps(contacts))
     report = run.OUT / "report-ledger.csv"
-    write_report(report, contacts=contacts, rows=run.ROWS, match_rate=0.05, invalid_rate=0.01, seed=2, day=run.DAY)
+    write_report(report, contacts=contacts, rows=run.ROWS, matches=run.MATCHES, invalid_rate=0.01, seed=2, day=run.DAY)
     reuse = os.environ.get("BENCH_LEDGER_REUSE") == "1"  # keep the database a previous run loaded
     if reuse and ledger_count() >= LEDGER_ROWS * 0.99:
         run.manage(run.PG_URL, "migrate", "-v0")

@@ -75,9 +75,8 @@ def run_to_completion(path: Path, media_root: Path) -> tuple[float, float]:
 def kill_at_random(path: Path, media_root: Path, *, kills: int, contacts: int, rows: int) -> dict:
     phones = numbers(contacts, seed=11)
     load_contacts(phones)
-    write_report(path, contacts=phones, rows=rows, match_rate=0.05, invalid_rate=0.01, seed=12, day=DAY)
-    with path.open() as report_file:
-        on_report = {f"+{line.split(',')[0]}" for line in report_file} & set(phones)
+    valid = write_report(path, contacts=phones, rows=rows, matches=rows // 20, invalid_rate=0.01, seed=12, day=DAY)
+    on_report = set(valid) & set(phones)
     at = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
     Suspension.objects.bulk_create(
         Suspension(contact=contact, started_at=at - timedelta(days=5), expires_at=at + timedelta(days=25),
