@@ -14,6 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from contacts.csvio import BadFile
+from smsprogram.celery import enqueue_on_commit
 from transfers.models import ImportJob, ImportKind
 from transfers.resources import IMPORTS, ImportResource
 
@@ -40,7 +41,7 @@ def start_import(
     if job.in_background:
         from transfers import tasks
 
-        transaction.on_commit(lambda: tasks.validate_import.delay(job.pk), robust=True)
+        enqueue_on_commit(tasks.validate_import, job.pk)
         return job
     return validate(job)
 
@@ -86,7 +87,7 @@ def confirm(job: ImportJob, *, now: datetime | None = None) -> bool:
     if job.in_background:
         from transfers import tasks
 
-        transaction.on_commit(lambda: tasks.apply_import.delay(job.pk), robust=True)
+        enqueue_on_commit(tasks.apply_import, job.pk)
     else:
         apply(job.pk)
     return True
