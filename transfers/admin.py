@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from contacts.csvio import csv_download
 from transfers import services
-from transfers.admin_mixins import IMPORT_PERMISSION, csv_download
+from transfers.admin_mixins import IMPORT_PERMISSION
 from transfers.models import ImportJob, ImportKind
 from transfers.resources import EXPORTS, IMPORTS
 

@@ -11,7 +11,6 @@ Three things differ from the library's defaults, each for a rule:
 """
 
 import io
-from collections.abc import Iterable
 
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV
@@ -21,22 +20,15 @@ from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
 
+from contacts.csvio import csv_download
 from transfers import services
 from transfers.resources import ExportResource, ImportResource
 
 # Only Operator and Admin hold it (contacts/roles.py): starting and confirming an import (R12).
 IMPORT_PERMISSION = "transfers.add_importjob"
-
-
-def csv_download(lines: Iterable[str], name: str) -> StreamingHttpResponse:
-    """A CSV attachment streamed line by line: never the whole file in memory."""
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.now():%Y%m%d-%H%M}.csv"'
-    return response
 
 
 class RawCSV(CSV):
