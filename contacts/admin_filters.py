@@ -11,7 +11,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from contacts import screens
-from contacts.admin_screens import EXPORT_PERMISSION, csv_download
+from contacts.admin_screens import EXPORT_PERMISSION
+from contacts.csvio import csv_download, csv_lines
 from contacts.models import HasEmail, SavedFilter, Source
 
 
@@ -108,8 +109,7 @@ class SavedFilterAdmin(admin.ModelAdmin):
         if not (self.has_view_permission(request, saved) and request.user.has_perm(EXPORT_PERMISSION)):
             raise PermissionDenied
         rows = ((phone,) for phone in saved.numbers().iterator(chunk_size=screens.EXPORT_CHUNK))
-        slug = "".join(ch if ch.isalnum() else "-" for ch in saved.name.lower()).strip("-") or "audience"
-        return csv_download(f"audience-{slug}.csv", ["phone"], rows)
+        return csv_download(csv_lines(["phone"], rows), "audience", saved.name)
 
     def count_view(self, request) -> HttpResponse:
         """The live count of an audience being edited, from the form's fields (no save needed)."""
