@@ -20,7 +20,7 @@ from contacts.csvio import csv_download
 from transfers import services
 from transfers.admin_mixins import IMPORT_PERMISSION
 from transfers.models import ImportJob, ImportKind
-from transfers.resources import EXPORTS, IMPORTS
+from transfers.resources import EXPORTS, IMPORTS, may_create_lists
 
 
 class ImportForm(forms.Form):
@@ -29,6 +29,11 @@ class ImportForm(forms.Form):
     create_lists = forms.BooleanField(
         required=False, label="Create unknown sender codes and lists", help_text="Subscriptions only."
     )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_create_lists(user):
+            del self.fields["create_lists"]  # not offered: their rows are refused as unknown (issue 13)
 
 
 @admin.register(ImportJob)
@@ -80,10 +85,12 @@ class ImportJobAdmin(admin.ModelAdmin):
     def import_view(self, request):
         """Upload a file; small ones come back previewed at once, big ones once a worker has read them."""
         self._require_import_permission(request)
-        form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
+        bound = (request.POST, request.FILES) if request.method == "POST" else ()
+        form = ImportForm(*bound, user=request.user)
         if form.is_bound and form.is_valid():
-            job = services.start_import(kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"],
-                                        user=request.user, create_lists=form.cleaned_data["create_lists"])  # fmt: skip
+            data = form.cleaned_data
+            job = services.start_import(kind=data["kind"], upload=data["file"], user=request.user,
+                                        create_lists=data.get("create_lists", False))  # fmt: skip
             if job.status == ImportJob.Status.FAILED:
                 self.message_user(request, f"Nothing was imported: {job.error}", messages.ERROR)
             elif job.in_background:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from contacts.csvio import BadFile
 from smsprogram.celery import enqueue_on_commit
 from transfers.models import ImportJob, ImportKind
-from transfers.resources import IMPORTS, ImportResource
+from transfers.resources import IMPORTS, ImportResource, may_create_lists
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ def start_import(
 ) -> ImportJob:
     """Store the upload as a job and preview it: now when it is small, on a worker when it is not (`rows`: the
     upload's count_rows, when the caller has it already)."""
-    job = ImportJob(kind=kind, file_name=upload.name[:255], size=upload.size or 0, create_lists=create_lists,
+    job = ImportJob(kind=kind, file_name=upload.name[:255], size=upload.size or 0,
+                    create_lists=create_lists and may_create_lists(user),
                     created_by=user if user is not None and user.pk else None)  # fmt: skip
     job.rows_total = count_rows(upload) if rows is None else rows
     job.file.save(upload.name, upload, save=False)
