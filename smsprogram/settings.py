@@ -130,6 +130,9 @@ STORAGES = {
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "media/"
+# django-import-export's file between preview and confirm: in MEDIA_ROOT under a name it generated, confirmable
+# only by the user whose preview stored it (its default, the temp directory, took any name posted back).
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "transfers.admin_mixins.PendingImportStorage"
 
 # Production is secure by default; each switch can be turned off for a TLS-terminating proxy.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
