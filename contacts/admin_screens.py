@@ -87,8 +87,15 @@ class NumberFilters(forms.Form):
     q = forms.CharField(required=False, label="Number", max_length=40)
     reason = forms.ChoiceField(required=False, choices=[("", "All reasons"), *Reason.choices])
     source = forms.ChoiceField(required=False, choices=[("", "All sources"), *Source.choices])
-    since = forms.DateField(required=False, label="Opted out from", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(
+        required=False,
+        label="Opted out from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=screens.DATE_VALIDATORS,
+    )
+    until = forms.DateField(
+        required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}), validators=screens.DATE_VALIDATORS
+    )
 
     def __init__(self, data, *, lists: list[SubscriberList], tab: str):
         super().__init__(data)

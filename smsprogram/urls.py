@@ -4,10 +4,6 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-admin.site.site_header = "smsprogram"
-admin.site.site_title = "smsprogram"
-admin.site.index_title = "SMS program back office"
-
 
 def favicon(request):
     """Browsers ask for /favicon.ico on every page; resolved per request so the manifest is read lazily."""

@@ -7,6 +7,7 @@ preview and apply what a request cannot (R10), and staff watch its progress on t
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -73,7 +74,11 @@ class ImportJobAdmin(admin.ModelAdmin):
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        job = get_object_or_404(ImportJob, pk=object_id)
+        # get_object: None for a missing or malformed id, which Django's view then answers after its permission
+        # check (403, or "doesn't exist"), never a 404 that tells a stranger which jobs exist, nor a 500.
+        job = self.get_object(request, unquote(object_id))
+        if job is None:
+            return super().change_view(request, object_id, form_url, extra_context)
         extra = {
             "job": job,
             "summary": job.result or job.preview,
