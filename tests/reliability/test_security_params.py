@@ -21,6 +21,7 @@ from django.core.handlers import wsgi
 from django.http import QueryDict
 from django.test import Client
 
+from smsprogram.admin_site import BAD_FILTER
 from tests.reliability import url_matrix
 from tests.reliability.conftest import all_pages
 
@@ -137,6 +138,8 @@ def test_the_screens_and_their_parameters_are_found(screens):
         ("/admin/contacts/smscontact/", {"newer": "1_99999999999999999999"}),
         ("/admin/contacts/smscontact/", {"tab": "opted_out", "since": "9999-12-30", "until": "9999-12-31"}),
         ("/admin/reports/deliveryreceipt/", {"code": "²"}),
+        ("/admin/contacts/listhealth/opt-out-reasons/", {"since": "9999-12-30", "until": "9999-12-31"}),
+        ("/admin/contacts/listhealth/opt-out-reasons.json", {"since": "2026-01-01", "until": "9999-12-31"}),
         ("/admin/contacts/optoutevent/", {"occurred_at__year": "9" * 30}),
         ("/admin/reports/deliveryreceipt/", {"occurred_at__year": "9" * 30}),
         ("/admin/reports/carriernotice/", {"occurred_at__year": "9" * 30}),
@@ -146,6 +149,17 @@ def test_the_screens_and_their_parameters_are_found(screens):
 )
 def test_the_reviews_probes_answer_without_an_error(world, admin_client, path, query):
     assert answer(admin_client, path, query) in (200, 302, 400)
+
+
+@pytest.mark.parametrize("path", ["/admin/contacts/optoutevent/", "/admin/axes/accesslog/"])
+@pytest.mark.parametrize("year", ["9" * 30, "9999"])
+def test_a_bad_date_drill_down_shows_the_unfiltered_list_and_says_why(world, admin_client, path, year):
+    field = "occurred_at" if "contacts" in path else "attempt_time"
+    response = admin_client.get(path, {f"{field}__year": year}, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain == [(f"{path}?{ERROR_FLAG}=1", 302)]
+    assert BAD_FILTER in response.content.decode()
 
 
 def test_an_import_jobs_page_with_a_bad_id_is_refused_before_it_is_looked_up(world, client):
