@@ -16,9 +16,21 @@ from contacts.csvio import csv_download, csv_lines
 from contacts.models import HasEmail, SavedFilter, Source
 
 
+class ListChoices(forms.ModelMultipleChoiceField):
+    """Lists by id; an id no bigint can hold is refused as invalid before the database is asked (issue 13)."""
+
+    def _check_values(self, value):
+        for pk in value:
+            if screens.row_id(str(pk)) is None:
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value",
+                                            params={"pk": str(pk)[:40]})  # fmt: skip
+        return super()._check_values(value)
+
+
 class SavedFilterForm(forms.ModelForm):
     class Meta:
         model = SavedFilter
+        field_classes = {"lists": ListChoices}
         fields = ["name", "lists", "opted_in_after", "opted_in_before", "carrier", "has_email", "last_opt_in_source"]
         widgets = {
             "opted_in_after": forms.DateInput(attrs={"type": "date"}),

@@ -330,9 +330,10 @@ class ListHealthAdmin(ScreenAdmin):
         text = request.GET.get("list", "")
         if not text:
             return None
-        if not text.isdigit():
+        pk = screens.row_id(text)
+        if pk is None:
             raise Http404("No such list.")
-        return get_object_or_404(SubscriberList.objects.select_related("sender_code"), pk=int(text))
+        return get_object_or_404(SubscriberList.objects.select_related("sender_code"), pk=pk)
 
     def reasons_view(self, request):
         """List Health → Opt-Out Reasons: the chart, and the same numbers in a table beside it."""

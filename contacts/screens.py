@@ -209,6 +209,7 @@ class Page:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CURSOR = re.compile(r"[0-9]{1,19}(?:_[0-9]{1,19})?")  # ASCII digits: int() would take other scripts' too
 MAX_ID = 2**63 - 1  # a bigint column's largest value
+ROW_ID = re.compile(r"[0-9]{1,19}")
 MAX_CURSOR_TIME = (datetime.combine(LAST_DAY, datetime.min.time(), UTC) - EPOCH) // timedelta(microseconds=1)
 Key = tuple  # (time, id) or (id,): the columns a page is ordered by, newest first
 
@@ -216,6 +217,11 @@ Key = tuple  # (time, id) or (id,): the columns a page is ordered by, newest fir
 def encode_cursor(key: Key) -> str:
     """A key as URL text: datetimes as microseconds since the epoch, ids as they are."""
     return "_".join(str((v - EPOCH) // timedelta(microseconds=1) if isinstance(v, datetime) else v) for v in key)
+
+
+def row_id(text: str) -> int | None:
+    """An id from the URL: ASCII digits within a bigint, else None (int() takes "١٢" and 30 digits alike)."""
+    return int(text) if ROW_ID.fullmatch(text) and int(text) <= MAX_ID else None
 
 
 def decode_cursor(text: str, timed: bool) -> Key | None:

@@ -8,10 +8,15 @@ through as a 500; and a blank `_to_field` means the primary key, where Django lo
 ModelAdmin is registered through BoundedLookups, whoever wrote it.
 """
 
+from datetime import date
+
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
+from django.db import models
 
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)  # a day either side of datetime's range, and a year
 BAD_FILTER = "A filter value in the address was not valid, so the list is shown unfiltered."
 
 
@@ -19,10 +24,30 @@ class BoundedChangeList(ChangeList):
     """Django's ChangeList, with values it cannot turn into a lookup refused the way it refuses unknown fields."""
 
     def get_filters(self, request):
+        self.refuse_far_dates()
         try:
             return super().get_filters(request)
         except (ValueError, OverflowError) as exc:
             raise IncorrectLookupParameters(exc) from exc
+
+    def refuse_far_dates(self) -> None:
+        """A date filter (`attempt_time__gte=9999-12-31`, `…=0001-01-01`) past what a time zone shift or the
+        next day can reach: the query would fail only while the page renders (OverflowError, a 500)."""
+        for name, values in self.get_filters_params().items():
+            try:
+                field = get_fields_from_path(self.model, name.split("__")[0])[-1]
+            except Exception:
+                continue  # not a field: Django's own checks answer it
+            if not isinstance(field, models.DateField):
+                continue
+            for value in values:
+                text = str(value)[:10]
+                try:
+                    day = date.fromisoformat(text) if len(text) == 10 else None
+                except ValueError:
+                    continue  # not a date at all: Django refuses it as a bad lookup
+                if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                    raise IncorrectLookupParameters(f"{name}: {text} is out of range")
 
 
 class BoundedLookups:
