@@ -11,13 +11,26 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from contacts import screens
-from contacts.admin_screens import EXPORT_PERMISSION, csv_download
+from contacts.admin_screens import EXPORT_PERMISSION
+from contacts.csvio import csv_download, csv_lines
 from contacts.models import HasEmail, SavedFilter, Source
+
+
+class ListChoices(forms.ModelMultipleChoiceField):
+    """Lists by id; an id no bigint can hold is refused as invalid before the database is asked (issue 13)."""
+
+    def _check_values(self, value):
+        for pk in value:
+            if screens.row_id(str(pk)) is None:
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value",
+                                            params={"pk": str(pk)[:40]})  # fmt: skip
+        return super()._check_values(value)
 
 
 class SavedFilterForm(forms.ModelForm):
     class Meta:
         model = SavedFilter
+        field_classes = {"lists": ListChoices}
         fields = ["name", "lists", "opted_in_after", "opted_in_before", "carrier", "has_email", "last_opt_in_source"]
         widgets = {
             "opted_in_after": forms.DateInput(attrs={"type": "date"}),
@@ -108,8 +121,7 @@ class SavedFilterAdmin(admin.ModelAdmin):
         if not (self.has_view_permission(request, saved) and request.user.has_perm(EXPORT_PERMISSION)):
             raise PermissionDenied
         rows = ((phone,) for phone in saved.numbers().iterator(chunk_size=screens.EXPORT_CHUNK))
-        slug = "".join(ch if ch.isalnum() else "-" for ch in saved.name.lower()).strip("-") or "audience"
-        return csv_download(f"audience-{slug}.csv", ["phone"], rows)
+        return csv_download(csv_lines(["phone"], rows), "audience", saved.name)
 
     def count_view(self, request) -> HttpResponse:
         """The live count of an audience being edited, from the form's fields (no save needed)."""

@@ -8,14 +8,13 @@ from datetime import date
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse, QueryDict, StreamingHttpResponse
+from django.http import Http404, HttpRequest, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
 from contacts import number_search, phones, screens
-from contacts.csvio import csv_lines
+from contacts.csvio import csv_download, csv_lines
 from contacts.history import number_history
 from contacts.models import (
     Contact,
@@ -32,13 +31,6 @@ from contacts.services import list_counts
 
 EXPORT_PERMISSION = "contacts.export_numbers"
 OPTED_OUT_HEADER = ["phone", "sender_code", "list", "reason", "source", "error_code", "occurred_at"]
-
-
-def csv_download(filename: str, header: list[str], rows) -> StreamingHttpResponse:
-    """A CSV attachment streamed row by row, formula-escaped (R12)."""
-    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def query(params: QueryDict, **changes) -> str:
@@ -95,8 +87,15 @@ class NumberFilters(forms.Form):
     q = forms.CharField(required=False, label="Number", max_length=40)
     reason = forms.ChoiceField(required=False, choices=[("", "All reasons"), *Reason.choices])
     source = forms.ChoiceField(required=False, choices=[("", "All sources"), *Source.choices])
-    since = forms.DateField(required=False, label="Opted out from", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(
+        required=False,
+        label="Opted out from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=screens.DATE_VALIDATORS,
+    )
+    until = forms.DateField(
+        required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}), validators=screens.DATE_VALIDATORS
+    )
 
     def __init__(self, data, *, lists: list[SubscriberList], tab: str):
         super().__init__(data)
@@ -235,8 +234,7 @@ class SmsContactsAdmin(ScreenAdmin):
         fields = ["contact__phone", "list__sender_code__code", "list__name", "opt_out_reason",
                   "opt_out_event__source", "opt_out_event__error_code", "opted_out_at"]  # fmt: skip
         rows = screens.stream_rows(subs, fields, lambda row: (*row[:5], row[5] or "", row[6].isoformat()))
-        stamp = timezone.now().strftime("%Y%m%d-%H%M")
-        return csv_download(f"opted-out-{code.code.lstrip('+')}-{stamp}.csv", OPTED_OUT_HEADER, rows)
+        return csv_download(csv_lines(OPTED_OUT_HEADER, rows), "opted-out", code.code)
 
     def number_view(self, request, contact_id: int):
         """A number's history (R7): subscriptions, receipts, notices, opt-out events and suspensions in order."""
@@ -342,9 +340,10 @@ class ListHealthAdmin(ScreenAdmin):
         text = request.GET.get("list", "")
         if not text:
             return None
-        if not text.isdigit():
+        pk = screens.row_id(text)
+        if pk is None:
             raise Http404("No such list.")
-        return get_object_or_404(SubscriberList.objects.select_related("sender_code"), pk=int(text))
+        return get_object_or_404(SubscriberList.objects.select_related("sender_code"), pk=pk)
 
     def reasons_view(self, request):
         """List Health → Opt-Out Reasons: the chart, and the same numbers in a table beside it."""

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.text import slugify
+
 from contacts.phones import masked
 
 SAMPLES = 100
@@ -163,3 +167,17 @@ def csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
     yield writer.writerow(header)
     for row in rows:
         yield writer.writerow([escape_cell(v) for v in row])
+
+
+def csv_download(lines: Iterable[str], *name: str) -> StreamingHttpResponse:
+    """A CSV attachment streamed line by line (never the whole file in memory), named by download_name."""
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{download_name(*name)}"'
+    return response
+
+
+def download_name(*parts: str) -> str:
+    """`part-part-YYYYmmdd-HHMM.csv` from slugs: ASCII letters, digits, `-` and `_` only, so no value a sender
+    code holds (a quote, a `;`, a newline, a path) can change the header it goes in (issue 13)."""
+    slug = "-".join(filter(None, (slugify(part) for part in parts))) or "export"
+    return f"{slug}-{timezone.now():%Y%m%d-%H%M}.csv"

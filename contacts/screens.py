@@ -5,11 +5,13 @@ page are capped; the chart and dashboard read the per-list tallies the database 
 (`contacts.tallies`), never counting a list's subscriptions per page view.
 """
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -41,6 +43,10 @@ REASON_COLORS: dict[str, str] = {
 TIMEFRAMES = (7, 30, 90)
 DEFAULT_DAYS = 30
 MAX_RANGE = timedelta(days=3 * 366)  # a custom range longer than this is a typo, not a question
+# The dates a filter may name: before any record and short of date.max, so "the day after" always exists.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+OUT_OF_RANGE = f"dates must be between {FIRST_DAY} and {LAST_DAY}"
+DATE_VALIDATORS = [MinValueValidator(FIRST_DAY, OUT_OF_RANGE), MaxValueValidator(LAST_DAY, OUT_OF_RANGE)]
 WEEKLY_AFTER = timedelta(days=31)  # a longer trend is drawn per week
 
 
@@ -69,6 +75,8 @@ class Period:
                 raise BadPeriod("dates must look like 2026-03-01") from None
             if first is None:
                 raise BadPeriod("a custom range needs a start date")
+            if not FIRST_DAY <= first <= LAST_DAY or not FIRST_DAY <= last <= LAST_DAY:
+                raise BadPeriod(OUT_OF_RANGE)
             if first > last:
                 raise BadPeriod("the start date is after the end date")
             period = cls(start_of_day(first), start_of_day(last + timedelta(days=1)))
@@ -199,6 +207,10 @@ class Page:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CURSOR = re.compile(r"[0-9]{1,19}(?:_[0-9]{1,19})?")  # ASCII digits: int() would take other scripts' too
+MAX_ID = 2**63 - 1  # a bigint column's largest value
+ROW_ID = re.compile(r"[0-9]{1,19}")
+MAX_CURSOR_TIME = (datetime.combine(LAST_DAY, datetime.min.time(), UTC) - EPOCH) // timedelta(microseconds=1)
 Key = tuple  # (time, id) or (id,): the columns a page is ordered by, newest first
 
 
@@ -207,15 +219,21 @@ def encode_cursor(key: Key) -> str:
     return "_".join(str((v - EPOCH) // timedelta(microseconds=1) if isinstance(v, datetime) else v) for v in key)
 
 
+def row_id(text: str) -> int | None:
+    """An id from the URL: ASCII digits within a bigint, else None (int() takes "١٢" and 30 digits alike)."""
+    return int(text) if ROW_ID.fullmatch(text) and int(text) <= MAX_ID else None
+
+
 def decode_cursor(text: str, timed: bool) -> Key | None:
-    """A cursor from the URL, or None when it is missing or mangled (then the first page shows)."""
-    try:
-        parts = [int(part) for part in text.split("_")]
-    except ValueError:
+    """A cursor from the URL, or None when it is missing, mangled or out of range (then the first page shows)."""
+    if not CURSOR.fullmatch(text):
         return None
-    if len(parts) != (2 if timed else 1):
+    parts = [int(part) for part in text.split("_")]
+    if len(parts) != (2 if timed else 1) or not all(0 <= part <= MAX_ID for part in parts):
         return None
     if timed:
+        if parts[0] > MAX_CURSOR_TIME:
+            return None
         return EPOCH + timedelta(microseconds=parts[0]), parts[1]
     return (parts[0],)
 

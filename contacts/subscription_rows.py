@@ -27,6 +27,7 @@ class SubscriptionRows:
         self.lists = {
             (lst.sender_code.code, lst.name): lst.pk for lst in SubscriberList.objects.select_related("sender_code")
         }
+        self.codes = set(SenderCode.objects.values_list("code", flat=True))
         self.carriers = Carrier.by_name()
         self.numbers = phones.FileNumbers()
         self.now = timezone.now()
@@ -73,8 +74,11 @@ class SubscriptionRows:
         key = (code, name)
         if key not in self.lists:
             if not self.create_lists:
-                shown = f"{phones.masked(code[:20])!r} / {phones.masked(name[:40])!r}"
-                raise ValueError(f"unknown sender code or list {shown} (use --create-lists)")
+                if code not in self.codes:
+                    raise ValueError(f"unknown sender code {phones.masked(code[:20])!r}")
+                raise ValueError(
+                    f"unknown list {phones.masked(name[:40])!r} of sender code {phones.masked(code[:20])!r}"
+                )
             if len(code) > 20 or len(name) > 120:
                 raise ValueError("sender_code or list name too long")
             sender_code, _ = SenderCode.objects.get_or_create(code=code, defaults={"kind": SenderCode.kind_for(code)})

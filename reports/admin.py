@@ -5,12 +5,9 @@ no add form, no edits, no deletes (a deleted report could be applied twice, R6).
 permission get two buttons on the list: fetch the latest report now, and upload another provider's file.
 """
 
-from functools import partial
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,6 +18,7 @@ from django.views.decorators.http import require_POST
 from reports import services, tasks
 from reports.admin_held import HeldReportAdmin
 from reports.models import DeactivationReport
+from smsprogram.celery import enqueue_on_commit
 from smsprogram.uploads import name_refusal, stored_file
 from transfers.admin_mixins import StreamingExportMixin
 from transfers.resources import ReportSummaryExport
@@ -102,7 +100,7 @@ class DeactivationReportAdmin(HeldReportAdmin, StreamingExportMixin, admin.Model
     def fetch_latest_view(self, request):
         """Queue the daily task now, instead of waiting for its schedule."""
         self._require_ingest_permission(request)
-        transaction.on_commit(tasks.ingest_latest_report.delay, robust=True)
+        enqueue_on_commit(tasks.ingest_latest_report)
         self.message_user(
             request,
             "Fetching the latest deactivation report. It shows in this list once it is read; "
@@ -125,7 +123,7 @@ class DeactivationReportAdmin(HeldReportAdmin, StreamingExportMixin, admin.Model
                     request, f"This file was already applied as report #{report.pk}; nothing changed.", messages.WARNING
                 )
             else:
-                transaction.on_commit(partial(tasks.ingest_report.delay, report.pk), robust=True)
+                enqueue_on_commit(tasks.ingest_report, report.pk)
                 self.message_user(request, f"Stored {upload.name} as report #{report.pk}; it is being applied.")
             return HttpResponseRedirect(reverse("admin:reports_deactivationreport_change", args=[report.pk]))
         context = {

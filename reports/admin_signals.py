@@ -1,6 +1,8 @@
 """The back office for delivery receipts and carrier notices: read-only records of what each said and what
 it caused (R7). They are written only by the intake (API and commands), so a replay stays a replay (R6)."""
 
+import re
+
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
@@ -12,6 +14,8 @@ from contacts.models import CarrierErrorCode, OptOutEvent, Suspension
 from reports.models import CarrierNotice, DeliveryReceipt
 from transfers.admin_mixins import CSVImportMixin
 from transfers.resources import NoticeImport, ReceiptImport
+
+CODE = re.compile(r"[0-9]{1,9}")
 
 
 class ErrorCodeFilter(admin.SimpleListFilter):
@@ -33,7 +37,8 @@ class ErrorCodeFilter(admin.SimpleListFilter):
         if value == "other":
             known = CarrierErrorCode.objects.values("code")
             return queryset.filter(error_code__isnull=False).exclude(error_code__in=known)
-        return queryset.filter(error_code=int(value)) if value.isdigit() else queryset.none()
+        # ASCII digits only: "²".isdigit() is true, and int() of it raises (issue 13).
+        return queryset.filter(error_code=int(value)) if CODE.fullmatch(value) else queryset.none()
 
 
 class SignalRecordAdmin(NumberSearchMixin, admin.ModelAdmin):

@@ -2,7 +2,9 @@
 
 import os
 
-from celery import Celery, bootsteps
+from celery import Celery, Task, bootsteps
+
+from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsprogram.settings")
 
@@ -28,3 +30,18 @@ app.steps["worker"].add(ConfigurationGate)
 def ping() -> str:
     """Answer from a worker: lets operators and tests check the broker round trip."""
     return "pong"
+
+
+def enqueue_on_commit(task: Task, *args) -> None:
+    """Queue `task(*args)` once the current transaction commits; a failure is logged, never the request's error.
+
+    In-process (no REDIS_URL) the task runs right there, so robust=True is what keeps a failing ingest from
+    becoming the staff member's error page. The callback is a named function: Django's robust path logs the
+    callback's __qualname__, which a functools.partial lacks (that AttributeError was the 500, issue 13).
+    """
+
+    def queue() -> None:
+        task.delay(*args)
+
+    queue.__qualname__ = f"{task.name}.delay"
+    transaction.on_commit(queue, robust=True)

@@ -28,7 +28,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "smsprogram.apps.BackOfficeAdminConfig",  # django.contrib.admin on our site (smsprogram/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -130,6 +130,9 @@ STORAGES = {
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "media/"
+# django-import-export's file between preview and confirm: in MEDIA_ROOT under a name it generated, confirmable
+# only by the user whose preview stored it (its default, the temp directory, took any name posted back).
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "transfers.admin_mixins.PendingImportStorage"
 
 # Every upload (a report, a CSV import, the Import buttons) is refused past this size while the body is read,
 # before anything is stored (smsprogram/uploads.py). Stored upload files are deleted this many days after their

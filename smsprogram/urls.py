@@ -6,10 +6,6 @@ from django.views.generic import RedirectView
 
 from reports import health_views
 
-admin.site.site_header = "smsprogram"
-admin.site.site_title = "smsprogram"
-admin.site.index_title = "SMS program back office"
-
 
 def favicon(request):
     """Browsers ask for /favicon.ico on every page; resolved per request so the manifest is read lazily."""

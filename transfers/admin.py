@@ -7,6 +7,7 @@ preview and apply what a request cannot (R10), and staff watch its progress on t
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -16,11 +17,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from contacts.csvio import csv_download
 from smsprogram.uploads import name_refusal, stored_file
 from transfers import services
-from transfers.admin_mixins import IMPORT_PERMISSION, csv_download
+from transfers.admin_mixins import IMPORT_PERMISSION
 from transfers.models import ImportJob, ImportKind
-from transfers.resources import EXPORTS, IMPORTS
+from transfers.resources import EXPORTS, IMPORTS, may_create_lists
 
 
 class ImportForm(forms.Form):
@@ -29,6 +31,11 @@ class ImportForm(forms.Form):
     create_lists = forms.BooleanField(
         required=False, label="Create unknown sender codes and lists", help_text="Subscriptions only."
     )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_create_lists(user):
+            del self.fields["create_lists"]  # not offered: their rows are refused as unknown (issue 13)
 
 
 @admin.register(ImportJob)
@@ -68,7 +75,11 @@ class ImportJobAdmin(admin.ModelAdmin):
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        job = get_object_or_404(ImportJob, pk=object_id)
+        # get_object: None for a missing or malformed id, which Django's view then answers after its permission
+        # check (403, or "doesn't exist"), never a 404 that tells a stranger which jobs exist, nor a 500.
+        job = self.get_object(request, unquote(object_id))
+        if job is None:
+            return super().change_view(request, object_id, form_url, extra_context)
         extra = {
             "job": job,
             "summary": job.result or job.preview,
@@ -80,11 +91,13 @@ class ImportJobAdmin(admin.ModelAdmin):
     def import_view(self, request):
         """Upload a file; small ones come back previewed at once, big ones once a worker has read them."""
         self._require_import_permission(request)
-        form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
+        bound = (request.POST, request.FILES) if request.method == "POST" else ()
+        form = ImportForm(*bound, user=request.user)
         name_refusal(form, request)
         if form.is_bound and form.is_valid():
-            job = services.start_import(kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"],
-                                        user=request.user, create_lists=form.cleaned_data["create_lists"])  # fmt: skip
+            data = form.cleaned_data
+            job = services.start_import(kind=data["kind"], upload=data["file"], user=request.user,
+                                        create_lists=data.get("create_lists", False))  # fmt: skip
             if job.status == ImportJob.Status.FAILED:
                 self.message_user(request, f"Nothing was imported: {job.error}", messages.ERROR)
             elif job.in_background:

@@ -10,11 +10,14 @@ Four things differ from the library's defaults, each for a rule:
 - a file over LARGE_ROWS never reaches the library's in-request read: it becomes an ImportJob from the same
   upload and a worker previews it (R10);
 - the export button streams our resource's formula-escaped lines (R12) from the changelist's own queryset, where
-  the library's export builds the whole file in memory and strips only a leading `=`.
+  the library's export builds the whole file in memory and strips only a leading `=`;
+- the file waiting for the confirm step is kept by PendingImportStorage under a name the library generated, and
+  the confirm step accepts only a name this user's own preview was given: the library would open, import and
+  delete whatever name the form posts back, in the server's temp directory (issue 13).
 """
 
 import io
-from collections.abc import Iterable
+import re
 from functools import cache
 
 from import_export.admin import ExportMixin, ImportMixin
@@ -25,11 +28,11 @@ from import_export.tmp_storages import MediaStorage, TempFolderStorage
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, SuspiciousFileOperation
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
 
+from contacts.csvio import csv_download
 from smsprogram.uploads import name_refusal
 from transfers import services
 from transfers.resources import ExportResource, ImportResource
@@ -38,11 +41,21 @@ from transfers.resources import ExportResource, ImportResource
 IMPORT_PERMISSION = "transfers.add_importjob"
 
 
-def csv_download(lines: Iterable[str], name: str) -> StreamingHttpResponse:
-    """A CSV attachment streamed line by line: never the whole file in memory."""
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.now():%Y%m%d-%H%M}.csv"'
-    return response
+PENDING = "import_export_pending"  # the session's list of this user's files awaiting the confirm step
+PENDING_KEPT = 10
+
+
+class PendingImportStorage(MediaStorage):
+    """IMPORT_EXPORT_TMP_STORAGE_CLASS: the upload awaiting confirmation, in the media storage's
+    `django-import-export/` folder under the uuid4 hex name the library generates; any other name is refused
+    before a file is opened, so none can reach a file this storage did not write."""
+
+    GENERATED = re.compile(r"[0-9a-f]{32}")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.name is not None and not self.GENERATED.fullmatch(self.name):
+            raise SuspiciousFileOperation("an import file name the import did not generate")
 
 
 class RawCSV(CSV):
@@ -98,6 +111,24 @@ class CSVImportMixin(ImportMixin):
 
     def get_import_resource_classes(self, request):
         return [resource for resource in self.resource_classes if issubclass(resource, ImportResource)]
+
+    def get_confirm_form_initial(self, request, import_form):
+        """The preview's confirm form, its file name remembered as this user's pending import."""
+        initial = super().get_confirm_form_initial(request, import_form)
+        if initial.get("import_file_name"):
+            pending = [*request.session.get(PENDING, []), initial["import_file_name"]]
+            request.session[PENDING] = pending[-PENDING_KEPT:]
+        return initial
+
+    def process_import(self, request, **kwargs):
+        """The library's confirm step, for a file this user's own preview stored; any other name is a 400."""
+        name = request.POST.get("import_file_name")
+        if name is not None and self.has_import_permission(request):
+            pending = request.session.get(PENDING, [])
+            if name not in pending:
+                return HttpResponseBadRequest("This import is not one of your pending imports.")
+            request.session[PENDING] = [other for other in pending if other != name]
+        return super().process_import(request, **kwargs)
 
     def get_import_resource_kwargs(self, request, **kwargs):
         return {"user": request.user}  # the opt-outs it records name the operator (R7)

@@ -34,6 +34,9 @@ from reports.receipts import ReceiptIntake
 from transfers.models import ImportKind
 
 PROGRESS_EVERY = 10_000
+# Creating the sender codes and lists a subscriptions file names is adding them: only staff who may add both in
+# the admin (not the Operator group, R12). The command line runs as the deployment and may (user None).
+CREATE_LISTS_PERMISSIONS = ("contacts.add_sendercode", "contacts.add_subscriberlist")
 Progress = Callable[[int], None]  # rows read so far
 
 
@@ -79,6 +82,11 @@ class ImportResult(Result):
         return False
 
 
+def may_create_lists(user) -> bool:
+    """Whether an import run for `user` may create unknown sender codes and lists (None: the command line)."""
+    return user is None or user.has_perms(CREATE_LISTS_PERMISSIONS)
+
+
 def sampled(*groups: list[dict]) -> list[dict]:
     return sorted((s for group in groups for s in group), key=lambda s: s["line"])[:SAMPLES]
 
@@ -92,7 +100,7 @@ class ImportResource(resources.Resource):
     def __init__(self, *, user=None, create_lists: bool = False, progress: Progress | None = None, **kwargs):
         super().__init__(**kwargs)
         self.user = user if user is not None and user.pk else None
-        self.create_lists = create_lists
+        self.create_lists = create_lists and may_create_lists(user)
         self.progress = progress
 
     def apply(self, stream: BinaryIO) -> Summary:

@@ -18,8 +18,9 @@ from contacts.csvio import BadFile
 from contacts.guard import Held
 from reports import alerts
 from reports.lifecycle import NotHeld, record_hold
+from smsprogram.celery import enqueue_on_commit
 from transfers.models import ImportJob, ImportKind
-from transfers.resources import IMPORTS, ImportResource
+from transfers.resources import IMPORTS, ImportResource, may_create_lists
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ def start_import(
 ) -> ImportJob:
     """Store the upload as a job and preview it: now when it is small, on a worker when it is not (`rows`: the
     upload's count_rows, when the caller has it already)."""
-    job = ImportJob(kind=kind, file_name=upload.name[:255], size=upload.size or 0, create_lists=create_lists,
+    job = ImportJob(kind=kind, file_name=upload.name[:255], size=upload.size or 0,
+                    create_lists=create_lists and may_create_lists(user),
                     created_by=user if user is not None and user.pk else None)  # fmt: skip
     job.rows_total = count_rows(upload) if rows is None else rows
     job.file.save(upload.name, upload, save=False)
@@ -44,7 +46,7 @@ def start_import(
     if job.in_background:
         from transfers import tasks
 
-        transaction.on_commit(lambda: tasks.validate_import.delay(job.pk), robust=True)
+        enqueue_on_commit(tasks.validate_import, job.pk)
         return job
     return validate(job)
 
@@ -91,7 +93,7 @@ def confirm(job: ImportJob, *, now: datetime | None = None) -> bool:
     if job.in_background:
         from transfers import tasks
 
-        transaction.on_commit(lambda: tasks.apply_import.delay(job.pk), robust=True)
+        enqueue_on_commit(tasks.apply_import, job.pk)
     else:
         apply(job.pk)
     return True

@@ -46,7 +46,7 @@ def test_import_creates_lists_with_the_flag_and_prints_one_summary(tmp_path):
 def test_import_unknown_list_is_a_row_error_without_the_flag(tmp_path):
     out, err = run("import_subscriptions", write(tmp_path, GOOD))
     assert "invalid=3" in out
-    assert "line 2: unknown sender code or list '45678' / 'News'" in err
+    assert "line 2: unknown sender code '45678'" in err
     assert not Subscription.objects.exists()
 
 

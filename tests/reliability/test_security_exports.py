@@ -4,13 +4,17 @@ to be run as formulas."""
 
 import csv
 import io
+import re
+from urllib.parse import urlencode
+
+import pytest
 
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
 from contacts.csvio import E164, FORMULA_START
-from contacts.models import Contact, SenderCode, SubscriberList
+from contacts.models import Contact, SavedFilter, SenderCode, SubscriberList
 from tests.reliability.conftest import all_pages
 
 HOSTILE = {
@@ -54,3 +58,26 @@ def test_every_csv_export_escapes_formulas(world):
         escaped += sum(cell.startswith("'") and runs_as_formula(cell[1:]) for cell in cells)
     assert "/admin/contacts/smscontact/export.csv" in {key.split("?")[0] for key in exports}
     assert escaped > 0  # the hostile names reached the files, escaped
+
+
+SAFE_DISPOSITION = re.compile(r'attachment; filename="[a-z0-9][a-z0-9_-]*-\d{8}-\d{4}\.csv"')
+
+
+@pytest.mark.parametrize("code", ['q";n=.exe', "4\r\nSet-Cookie: a=b", "45\u0678\u00e9/../x"])
+def test_every_csv_download_names_its_file_with_a_safe_slug(world, code):
+    # Issue 13 point 6: the sender code went into Content-Disposition as it was: a quote added a parameter, a
+    # newline was a 500 (Django refuses a header with one). Every download URL, each sender code's export.
+    sms = world[0]
+    SenderCode.objects.filter(pk=sms.short.pk).update(code=code)
+    SavedFilter.objects.update(name=f"Flash {code}")
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password="a-long-password-1"))
+    downloads = set()
+    for page in all_pages(world):
+        for query in ("", "?" + urlencode({"sender_code": code, "tab": "opted_out"})):
+            response = client.get(page.path + query)
+            assert response.status_code < 500, page.key + query
+            if response.status_code == 200 and response.has_header("Content-Disposition"):
+                assert SAFE_DISPOSITION.fullmatch(response["Content-Disposition"]), response["Content-Disposition"]
+                downloads.add(page.key)
+    assert {"/admin/contacts/smscontact/export.csv", "/admin/contacts/savedfilter/<int:pk>/export.csv"} <= downloads

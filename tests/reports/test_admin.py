@@ -191,3 +191,18 @@ def test_not_published_is_visible_in_the_list(admin_client, s3_reports):
 
     assert "report-status--pending" in content
     assert f"s3://{s3_reports.bucket}/{dated_key(DAY)} is not published" in content
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_in_process_a_failing_upload_shows_the_failed_report_not_an_error_page(admin_client):
+    # Issue 13 point 10. No transaction around the request: the queued ingest runs at once, in-process, fails,
+    # and on_commit(robust=True) logs it; that log line once read the callback's __qualname__ and raised (500).
+    file = SimpleUploadedFile("gateway.csv", b"<html><body>Bad Gateway</body></html>", content_type="text/csv")
+
+    response = admin_client.post(reverse(UPLOAD), {"file": file}, follow=True)
+
+    report = DeactivationReport.objects.get()
+    assert response.status_code == 200
+    assert response.redirect_chain == [(page(report), 302)]
+    assert report.status == DeactivationReport.Status.FAILED
+    assert "not a deactivation report" in response.content.decode()

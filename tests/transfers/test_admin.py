@@ -5,10 +5,11 @@ import io
 
 import pytest
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from contacts.csvio import escape_cell
-from contacts.models import Contact, Subscription
+from contacts.models import Contact, SenderCode, SubscriberList, Subscription
 from reports.models import DeactivationReport
 from tests.factories import ContactFactory, SubscriptionFactory, at
 from tests.transfers.conftest import SUBSCRIPTIONS_HEADER, upload
@@ -157,3 +158,57 @@ def test_report_summaries_export_their_counts(client, staff):
     header = dict(zip(rows[0], rows[1]))
     assert (header["file_name"], header["rows"], header["opted_out"], header["status"]) == ("'=evil.csv", "10", "3",
                                                                                            "pending")  # fmt: skip
+
+
+# --- who may create sender codes and lists through an import (issue 13, point 1) ---
+
+NEW_CODES = (SUBSCRIPTIONS_HEADER + "+12025550143,99999,Promo,2026-01-01,,\n"
+             + "+12025550144,45678,News,2026-01-01,,\n").encode()  # fmt: skip
+
+
+def test_an_operator_is_not_offered_creating_codes_and_lists_and_such_rows_are_refused(operator_client, flash):
+    # The Operator group may not add sender codes or lists in the admin (R12), so not through an import either:
+    # the option is not on the form, and posting it anyway changes nothing.
+    form = operator_client.get(reverse("admin:transfers_importjob_import")).content.decode()
+    assert 'name="create_lists"' not in form
+
+    _, job = upload(operator_client, "subscriptions", NEW_CODES, create_lists=True)
+    operator_client.post(reverse("admin:transfers_importjob_confirm", args=[job.pk]))
+
+    job.refresh_from_db()
+    assert job.create_lists is False
+    assert [s["reason"] for s in job.samples] == [
+        "unknown sender code '99999'",
+        "unknown list 'News' of sender code '45678'",
+    ]
+    assert (job.status, job.result["created"], job.result["invalid"]) == (ImportJob.Status.APPLIED, 0, 2)
+    assert list(SenderCode.objects.values_list("code", flat=True)) == ["45678"]
+    assert list(SubscriberList.objects.values_list("name", flat=True)) == ["Flash"]
+
+
+def test_staff_who_may_add_codes_and_lists_create_them_through_an_import(client, staff, flash):
+    client.force_login(staff("Admin"))
+    assert 'name="create_lists"' in client.get(reverse("admin:transfers_importjob_import")).content.decode()
+
+    _, job = upload(client, "subscriptions", NEW_CODES, create_lists=True)
+    client.post(reverse("admin:transfers_importjob_confirm", args=[job.pk]))
+
+    job.refresh_from_db()
+    assert (job.create_lists, job.result["created"], job.result["invalid"]) == (True, 2, 0)
+    assert sorted(SubscriberList.objects.values_list("sender_code__code", "name")) == [
+        ("45678", "Flash"), ("45678", "News"), ("99999", "Promo")
+    ]  # fmt: skip
+
+
+def test_a_job_asking_to_create_lists_for_an_operator_still_creates_none(staff, flash):
+    # However the flag got onto the job (an old row, a permission withdrawn since), the import checks its
+    # creator's permissions when it runs, not only the form's.
+    job = services.start_import(kind="subscriptions", upload=SimpleUploadedFile("f.csv", NEW_CODES),
+                                user=staff("Operator"))  # fmt: skip
+    ImportJob.objects.filter(pk=job.pk).update(create_lists=True, status=ImportJob.Status.CONFIRMED)
+
+    services.apply(job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.result["invalid"]) == (ImportJob.Status.APPLIED, 2)
+    assert list(SenderCode.objects.values_list("code", flat=True)) == ["45678"]

@@ -91,7 +91,7 @@ def test_formula_payloads_are_refused_where_they_cannot_be_data(operator_client,
     assert (job.preview["created"], job.preview["invalid"]) == (1, 4)
     reasons = [sample["reason"] for sample in job.samples]
     assert reasons[0].startswith("invalid phone number")
-    assert reasons[1].startswith("unknown sender code or list")
+    assert reasons[1] == "unknown list '=1+2' of sender code '45678'"
     assert reasons[2].startswith("opted_in_at is not an ISO-8601 timestamp")
     assert reasons[3] == "unknown carrier '-cmd'"
 

@@ -4,10 +4,15 @@ counts and named rows (R8), big files handed to a worker (R10), and its buttons 
 import csv
 import io
 import re
+import tempfile
+import uuid
+from pathlib import Path
 
 import pytest
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from contacts.models import Contact, OptOutEvent, Reason, Source, Subscription
@@ -15,6 +20,7 @@ from contacts.services import opt_out
 from tests.factories import ContactFactory, SubscriberListFactory, SubscriptionFactory, at
 from tests.transfers.conftest import SUBSCRIPTIONS_HEADER
 from transfers import services
+from transfers.admin_mixins import PendingImportStorage
 from transfers.models import ImportJob
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +176,56 @@ def test_raw_number_exports_need_their_permission(client, staff, flash):
         assert client.get(reverse(f"admin:{name}_export")).status_code == 403
     reports = client.get(reverse("admin:reports_deactivationreport_export"))
     assert reports.status_code == 200 and rows(reports)[0][:3] == ["report_date", "origin", "key"]
+
+
+# --- the confirm step's file name (issue 13, point 3) ---
+
+
+def confirm_with(client, preview, name: str):
+    """The library's confirm form as the preview rendered it, with its hidden file name replaced."""
+    confirm_form = preview.context["confirm_form"]
+    return client.post(PROCESS, {**{field: confirm_form.initial[field] for field in confirm_form.fields},
+                                 "import_file_name": name})  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["temp", "media"])
+def test_a_crafted_file_name_at_confirm_is_refused_and_touches_no_file(operator_client, flash, settings, where):
+    # The confirm step opened the posted name in the temp directory, imported it and deleted it: an Operator
+    # could remove any file there. Now only a name this user's own preview was given is accepted.
+    folder = Path(tempfile.gettempdir()) if where == "temp" else Path(settings.MEDIA_ROOT) / "django-import-export"
+    folder.mkdir(parents=True, exist_ok=True)
+    victim = folder / f"unrelated-{uuid.uuid4().hex}"
+    victim.write_bytes(FILE)
+    preview = choose(operator_client, FILE)
+
+    for name in (victim.name, f"../{folder.name}/{victim.name}", str(victim)):
+        assert confirm_with(operator_client, preview, name).status_code == 400
+
+    assert victim.read_bytes() == FILE
+    victim.unlink()
+    assert Subscription.objects.count() == 0
+
+
+def test_another_users_pending_import_cannot_be_confirmed_or_removed(operator_client, staff, flash):
+    theirs = choose(operator_client, FILE)
+    name = theirs.context["confirm_form"].initial["import_file_name"]
+    admin = Client()
+    admin.force_login(staff("Admin"))
+    mine = choose(admin, SUBSCRIPTIONS_HEADER.encode() + b"+12025550145,45678,Flash,2026-01-01,,\n")
+
+    assert confirm_with(admin, mine, name).status_code == 400
+
+    assert Subscription.objects.count() == 0
+    done = confirm_with(operator_client, theirs, name)  # the operator's own, still there
+    assert done.status_code == 302
+    assert sorted(Subscription.objects.values_list("contact__phone", flat=True)) == ["+12025550143", REFUSED]
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/tmp/x", "tmpab12cd34", "A" * 32, ""])
+def test_the_pending_file_storage_opens_only_names_it_generates(name):
+    with pytest.raises(SuspiciousFileOperation):
+        PendingImportStorage(name=name)
+    stored = PendingImportStorage(read_mode="rb")
+    stored.save(b"phone\n")
+    assert PendingImportStorage(name=stored.name).read() == b"phone\n"
+    stored.remove()
