@@ -76,7 +76,8 @@ def test_every_csv_download_names_its_file_with_a_safe_slug(world, code):
     for page in all_pages(world):
         for query in ("", "?" + urlencode({"sender_code": code, "tab": "opted_out"})):
             response = client.get(page.path + query)
-            assert response.status_code < 500, page.key + query
+            # The ingestion health check answers 503 while ingestion is stale: its answer, not a fault (issue 16).
+            assert response.status_code < 500 or page.path == "/healthz/ingestion", page.key + query
             if response.status_code == 200 and response.has_header("Content-Disposition"):
                 assert SAFE_DISPOSITION.fullmatch(response["Content-Disposition"]), response["Content-Disposition"]
                 downloads.add(page.key)
