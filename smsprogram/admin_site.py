@@ -24,11 +24,19 @@ class BoundedChangeList(ChangeList):
     """Django's ChangeList, with values it cannot turn into a lookup refused the way it refuses unknown fields."""
 
     def get_filters(self, request):
+        self.refuse_nul()
         self.refuse_far_dates()
         try:
             return super().get_filters(request)
         except (ValueError, OverflowError) as exc:
             raise IncorrectLookupParameters(exc) from exc
+
+    def refuse_nul(self) -> None:
+        """A NUL in a filter value (`action__exact=%00`): PostgreSQL text cannot hold one, so the query would fail
+        only while the page renders (ValueError, a 500); SQLite would just find nothing."""
+        for name, values in self.get_filters_params().items():
+            if any("\x00" in str(value) for value in values):
+                raise IncorrectLookupParameters(f"{name}: a NUL character")
 
     def refuse_far_dates(self) -> None:
         """A date filter (`attempt_time__gte=9999-12-31`, `…=0001-01-01`) past what a time zone shift or the
