@@ -31,6 +31,7 @@ class Source(models.TextChoices):
     CARRIER_NOTICE = "carrier_notice", "Carrier notice"
     OPERATOR = "operator", "Operator"
     IMPORT = "import", "Import"
+    REENGAGEMENT = "reengagement", "Re-engagement"  # the owner said yes to an emailed re-consent link (R4)
 
 
 class SuspensionEnd(models.TextChoices):
@@ -422,3 +423,7 @@ class SavedFilter(models.Model):
     def numbers(self, list_ids: list[int] | None = None) -> models.QuerySet:
         """The matching numbers in E.164, in a stable order for streaming."""
         return Contact.objects.filter(id__in=self.contact_ids(list_ids)).order_by("id").values_list("phone", flat=True)
+
+
+# Re-engagement by email keeps its models in a module of its own; imported here so the app registers them.
+from contacts.reengagement_models import Reengagement, ReengagementQueue  # noqa: E402, F401

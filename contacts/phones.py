@@ -114,6 +114,20 @@ def mask(value: str) -> str:
     return "".join(out)
 
 
+def masked_display(e164: str) -> str:
+    """A number as people write it with its middle hidden, for pages and files shown outside the back office:
+    +1 (202) ***-0143 at home, the international form with all but the last four digits hidden abroad (R12)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return mask(e164)
+    national = str(number.national_number)
+    if number.country_code == 1 and len(national) == _NATIONAL_LENGTH:
+        # The area code stays: it helps the owner recognise the number and is shared by millions of lines.
+        return f"+1 ({national[:3]}) ***-{national[-4:]}"
+    return mask(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
 # --- The fast path ---
 #
 # phonenumbers costs tens of µs a number. Within +1, whether a 10-digit national number is valid, and for

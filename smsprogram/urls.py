@@ -4,6 +4,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from contacts.reconsent import reconsent
+
 admin.site.site_header = "smsprogram"
 admin.site.site_title = "smsprogram"
 admin.site.index_title = "SMS program back office"
@@ -19,4 +21,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include("reports.urls")),
+    path("reconsent/<str:token>/", reconsent, name="reconsent"),  # public: the emailed re-engagement links
 ]
