@@ -46,6 +46,7 @@ class StateFilter(admin.SimpleListFilter):
 class ReengagementQueueAdmin(admin.ModelAdmin):
     list_display = ("masked_phone", "email", "list", "sender_code", "opt_out_reason", "opted_out_at", "state")
     list_filter = ("list__sender_code", "list", ReasonFilter, "opted_out_at", StateFilter)
+    list_display_links = None
     list_select_related = ("contact", "list__sender_code")
     search_fields = ("^contact__email",)
     search_help_text = "The start of an email address."
@@ -85,9 +86,13 @@ class ReengagementQueueAdmin(admin.ModelAdmin):
         return Reengagement.Status(obj.reengagement).label if obj.reengagement else "Not asked yet"
 
     def get_urls(self):
+        # A list and its export only: a row is a subscription, opened from SMS contacts, never edited here.
         info = self.opts.app_label, self.opts.model_name
-        export = self.admin_site.admin_view(require_POST(self.export_view))
-        return [path("export/", export, name="%s_%s_export" % info), *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [
+            path("", wrap(self.changelist_view), name="%s_%s_changelist" % info),
+            path("export/", wrap(require_POST(self.export_view)), name="%s_%s_export" % info),
+        ]
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(
