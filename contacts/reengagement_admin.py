@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from contacts import phones, reengagement
-from contacts.admin_screens import csv_download
+from contacts.admin_screens import ScreenAdmin, csv_download
 from contacts.reengagement_models import REENGAGE_REASONS, Reengagement, ReengagementQueue
 
 INVITE_PERMISSION = "contacts.change_subscription"  # Operator and Admin (contacts/roles.py)
@@ -43,7 +43,7 @@ class StateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReengagementQueue)
-class ReengagementQueueAdmin(admin.ModelAdmin):
+class ReengagementQueueAdmin(ScreenAdmin):
     list_display = ("masked_phone", "email", "list", "sender_code", "opt_out_reason", "opted_out_at", "state")
     list_filter = ("list__sender_code", "list", ReasonFilter, "opted_out_at", StateFilter)
     list_display_links = None
@@ -56,15 +56,6 @@ class ReengagementQueueAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return reengagement.queue(super().get_queryset(request)).annotate(reengagement=reengagement.state())
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_invite_permission(self, request) -> bool:
         return request.user.has_perm(INVITE_PERMISSION)
