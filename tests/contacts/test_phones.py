@@ -9,7 +9,16 @@ from concurrent.futures import ProcessPoolExecutor
 import phonenumbers
 import pytest
 
-from contacts.phones import InvalidNumber, UsNormalizer, deciding_lengths, mask, normalize, normalize_us
+from contacts.csvio import escape_cell
+from contacts.phones import (
+    InvalidNumber,
+    UsNormalizer,
+    deciding_lengths,
+    mask,
+    masked_display,
+    normalize,
+    normalize_us,
+)
 
 SAME_NUMBER = [
     "2025550143",
@@ -159,6 +168,16 @@ def test_r12_mask_keeps_only_the_last_four_digits():
     assert mask("(202) 555-0143") == "(***) ***-0143"
     assert mask("0143") == "0143"
     assert mask("no digits") == "no digits"
+
+
+def test_r12_masked_display_keeps_the_area_code_and_last_four_and_stays_data_in_a_csv():
+    assert masked_display("+12025550143") == "+1 (202) ***-0143"
+    assert masked_display("+442079460958") == "+4* ** **** 0958"
+    assert masked_display("not a number 12345") == "not a number *2345"
+    assert escape_cell(masked_display("+12025550143")) == "+1 (202) ***-0143"
+    # Only that exact shape is left as written; anything more is escaped like every other cell.
+    assert escape_cell("+1 (202) ***-0143+cmd|' /C calc'!A0") == "'+1 (202) ***-0143+cmd|' /C calc'!A0"
+    assert escape_cell("+4* ** **** 0958") == "'+4* ** **** 0958"
 
 
 # --- One million random inputs ---
