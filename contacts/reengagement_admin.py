@@ -34,7 +34,9 @@ class StateFilter(admin.SimpleListFilter):
     NOT_ASKED = "not_asked"
 
     def lookups(self, request, model_admin):
-        return [(self.NOT_ASKED, "Not asked yet"), *Reengagement.Status.choices]
+        # A re-consented subscription is opted in again, so it has left the queue: no choice for it here.
+        asked = [Reengagement.Status.INVITED, Reengagement.Status.DECLINED]
+        return [(self.NOT_ASKED, "Not asked yet"), *((status.value, status.label) for status in asked)]
 
     def queryset(self, request, queryset):
         if self.value() == self.NOT_ASKED:

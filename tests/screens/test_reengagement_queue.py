@@ -72,6 +72,10 @@ def test_an_operator_downloads_the_filtered_queue_and_marks_it_invited(program, 
     assert rows[0]["link"].startswith(f"{BASE}/reconsent/")
     assert list(Reengagement.objects.values_list("subscription__list__name", "status")) == [("Flash Sales", "invited")]
     assert rows_on(operator_client.get(QUEUE, {"state": "invited"})) == [("Flash Sales", "deactivated", "invited")]
+    assert [name for name, _, _ in rows_on(operator_client.get(QUEUE, {"state": "not_asked"}))] == [
+        "Billing",
+        "Weekly Digest",
+    ]
     assert downloaded(operator_client.post(f"{EXPORT}?list__id__exact={program.flash.pk}")) == []
     assert len(downloaded(operator_client.post(f"{EXPORT}?list__id__exact={program.flash.pk}", {"again": "1"}))) == 1
 
