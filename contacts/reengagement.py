@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from contacts import phones
 from contacts.consent import OptIn, apply_opt_ins
-from contacts.models import Source, SubscriberList, Subscription
+from contacts.models import Source, Subscription
 from contacts.reengagement_models import REENGAGE_REASONS, Reengagement
 
 log = logging.getLogger(__name__)
@@ -236,23 +236,24 @@ STATUSES = [s.value for s in Reengagement.Status]
 
 def counts(list_ids: list[int] | None = None) -> list[dict]:
     """Per list and reason: queued subscriptions not asked yet, and questions invited (no answer yet), re-consented
-    and declined; two grouped queries."""
+    and declined; two grouped queries, whatever the number of rows."""
     questions, waiting = Reengagement.objects.all(), queue().filter(not_asked())
     if list_ids is not None:
         questions = questions.filter(subscription__list_id__in=list_ids)
         waiting = waiting.filter(list_id__in=list_ids)
     table: dict[tuple[int, str], dict] = {}
 
-    def row(list_id: int, reason: str) -> dict:
-        return table.setdefault((list_id, reason), {"list_id": list_id, "reason": reason, "waiting": 0,
-                                                    **dict.fromkeys(STATUSES, 0)})  # fmt: skip
+    def row(found: dict, prefix: str, reason: str) -> dict:
+        key = (found[f"{prefix}list_id"], found[reason])
+        return table.setdefault(key, {"list_id": key[0], "list": found[f"{prefix}list__name"],
+                                      "sender_code": found[f"{prefix}list__sender_code__code"], "reason": key[1],
+                                      "waiting": 0, **dict.fromkeys(STATUSES, 0)})  # fmt: skip
 
-    for found in waiting.values("list_id", "opt_out_reason").annotate(n=Count("pk")).order_by():
-        row(found["list_id"], found["opt_out_reason"])["waiting"] = found["n"]
+    names = ["list_id", "list__name", "list__sender_code__code"]
+    for found in waiting.values(*names, "opt_out_reason").annotate(n=Count("pk")).order_by():
+        row(found, "", "opt_out_reason")["waiting"] = found["n"]
     by_status = {status: Count("pk", filter=Q(status=status)) for status in STATUSES}
-    for found in questions.values("subscription__list_id", "reason").annotate(**by_status).order_by():
-        row(found["subscription__list_id"], found["reason"]).update({s: found[s] for s in STATUSES})
-    lists = SubscriberList.objects.select_related("sender_code").in_bulk({list_id for list_id, _ in table})
-    for (list_id, _), found in table.items():
-        found["list"] = lists[list_id]
-    return sorted(table.values(), key=lambda r: (r["list"].sender_code.code, r["list"].name, r["reason"]))
+    grouped = questions.values(*(f"subscription__{name}" for name in names), "reason").annotate(**by_status)
+    for found in grouped.order_by():
+        row(found, "subscription__", "reason").update({status: found[status] for status in STATUSES})
+    return sorted(table.values(), key=lambda r: (r["sender_code"], r["list"], r["reason"]))
