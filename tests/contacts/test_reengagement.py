@@ -407,7 +407,9 @@ def test_counts_per_list_and_reason(deactivated):
     assert [r["list"] for r in reengagement.counts([other.list_id])] == ["Digest"]
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized like every transactional test here: a plain flush would recreate the staff groups under the next
+# test that restores the database from its serialized copy.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_answers_at_once_only_one_counts(deactivated):
     require(connection.vendor == "postgresql", "needs PostgreSQL: concurrent writers (set DATABASE_URL=postgres://…)")
     sub = deactivated[0]
