@@ -117,6 +117,9 @@ def mask(value: str) -> str:
 def masked_display(e164: str) -> str:
     """A number as people write it with its middle hidden, for pages and files shown outside the back office:
     +1 (202) ***-0143 at home, the international form with all but the last four digits hidden abroad (R12)."""
+    if len(e164) == 12 and e164.startswith("+1") and e164[1:].isdigit():
+        national = e164[2:]  # stored +1 numbers are validated E.164 (R11): no need to parse them again
+        return f"+1 ({national[:3]}) ***-{national[-4:]}"
     try:
         number = phonenumbers.parse(e164, None)
     except NumberParseException:
