@@ -298,5 +298,5 @@ class SuspensionAdmin(NumberSearchMixin, ServiceManagedMixin, admin.ModelAdmin):
         self.message_user(request, f"{out.reactivated} suspension(s) ended.")
 
 
-# The screens (SMS Contacts, List Health, audience filters) register their own admins.
-from contacts import admin_filters, admin_screens  # noqa: E402, F401
+# The screens (SMS Contacts, List Health, audience filters, re-engagement queue) register their own admins.
+from contacts import admin_filters, admin_screens, reengagement_admin  # noqa: E402, F401

@@ -123,6 +123,9 @@ def parse_timestamp(text: str) -> datetime:
 
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# A US number as phones.masked_display writes it: our own fixed shape, digits, brackets and asterisks only, so
+# no spreadsheet can run it; left as written, like E.164, so a re-engagement file shows +1 (202) ***-0143.
+MASKED_US = re.compile(r"^\+1 \(\d{3}\) \*\*\*-\d{4}$")
 # What makes Excel, LibreOffice or Google Sheets read a cell as a formula (or a DDE call), the full-width
 # forms included; spreadsheets skip leading spaces before deciding.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -131,7 +134,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%", "\uff1d", "\uff
 def escape_cell(value) -> str:
     """Keep a spreadsheet from running a cell as a formula (R12); a validated E.164 number stays data."""
     text = "" if value is None else str(value)
-    if text.lstrip(" ").startswith(FORMULA_START) and not E164.match(text):
+    if text.lstrip(" ").startswith(FORMULA_START) and not (E164.match(text) or MASKED_US.match(text)):
         return "'" + text
     return text
 

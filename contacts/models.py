@@ -31,6 +31,7 @@ class Source(models.TextChoices):
     CARRIER_NOTICE = "carrier_notice", "Carrier notice"
     OPERATOR = "operator", "Operator"
     IMPORT = "import", "Import"
+    REENGAGEMENT = "reengagement", "Re-engagement"  # the owner said yes to an emailed re-consent link (R4)
 
 
 class SuspensionEnd(models.TextChoices):
@@ -435,3 +436,6 @@ class ReassignedCheck(Contact):
 
 # The ledger's table lives in a module of its own; imported here so the app registry finds it.
 from contacts.ledger_models import DeactivatedNumber  # noqa: E402, F401
+
+# Re-engagement by email keeps its models in a module of its own; imported here so the app registers them.
+from contacts.reengagement_models import Reengagement, ReengagementQueue  # noqa: E402, F401

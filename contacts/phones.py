@@ -144,6 +144,23 @@ def masked_text(text: str) -> str:
     return _NUMBER_RUN.sub(lambda run: run.group() if _MOMENT.fullmatch(run.group()) else mask(run.group()), text)
 
 
+def masked_display(e164: str) -> str:
+    """A number as people write it with its middle hidden, for pages and files shown outside the back office:
+    +1 (202) ***-0143 at home, the international form with all but the last four digits hidden abroad (R12)."""
+    if len(e164) == 12 and e164.startswith("+1") and e164[1:].isdigit():
+        national = e164[2:]  # stored +1 numbers are validated E.164 (R11): no need to parse them again
+        return f"+1 ({national[:3]}) ***-{national[-4:]}"
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return mask(e164)
+    national = str(number.national_number)
+    if number.country_code == 1 and len(national) == _NATIONAL_LENGTH:
+        # The area code stays: it helps the owner recognise the number and is shared by millions of lines.
+        return f"+1 ({national[:3]}) ***-{national[-4:]}"
+    return mask(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
 # --- The fast path ---
 #
 # phonenumbers costs tens of µs a number. Within +1, whether a 10-digit national number is valid, and for

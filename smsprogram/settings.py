@@ -227,3 +227,18 @@ HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
 # The reassigned-number ledger (R13): deactivations older than this many days are pruned daily; answers for
 # consents before that are `no_data` unless a later deactivation is known.
 LEDGER_RETENTION_DAYS = env.int("LEDGER_RETENTION_DAYS", default=730)
+
+# The cache: per-process memory by default; Redis when REDIS_URL is set, so limits hold across processes.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "cache"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Re-engagement by email (export_reengagement, /reconsent/<token>/): the links' site, how long a link works,
+# and how many requests one client address may make to the reconsent pages.
+REENGAGE_BASE_URL = env.str("REENGAGE_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+REENGAGE_MAX_AGE_DAYS = env.int("REENGAGE_MAX_AGE_DAYS", default=30)
+REENGAGE_RATE_LIMIT = env.str("REENGAGE_RATE_LIMIT", default="30/minute")

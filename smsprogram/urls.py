@@ -4,6 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from contacts.reconsent import reconsent
 from reports import health_views
 
 
@@ -19,4 +20,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include("reports.urls")),
+    path("reconsent/<str:token>/", reconsent, name="reconsent"),  # public: the emailed re-engagement links
 ]

@@ -25,6 +25,7 @@ from contacts import phones
 from contacts.consent import apply_opt_ins
 from contacts.csvio import SAMPLES, BadFile, RowErrors, csv_lines, parse_timestamp, read_rows
 from contacts.models import Contact, OptOutEvent, Reason, SenderCode, Source, Subscription
+from contacts.reengagement import state as reengagement_state
 from contacts.services import Signal, apply_signals
 from contacts.subscription_rows import SubscriptionRows
 from reports.intake import SignalIntake
@@ -321,10 +322,15 @@ class SubscriptionExport(ExportResource):
     opt_in_source = Field(attribute="opt_in_source", column_name="opt_in_source")
     opted_out_at = Field(attribute="opted_out_at", column_name="opted_out_at")
     opt_out_reason = Field(attribute="opt_out_reason", column_name="opt_out_reason")
+    reengagement = Field(attribute="reengagement", column_name="reengagement")  # invited/reconsented/declined
 
     def queryset(self, sender_code=None):
         subscriptions = Subscription.objects.all()
         return subscriptions.filter(list__sender_code__code=sender_code) if sender_code else subscriptions
+
+    def lines(self, queryset=None):
+        queryset = self.queryset() if queryset is None else queryset
+        return super().lines(queryset.annotate(reengagement=reengagement_state()))
 
 
 class OptOutEventExport(ExportResource):

@@ -10,6 +10,7 @@ import phonenumbers
 import pyarrow as pa
 import pytest
 
+from contacts.csvio import escape_cell
 from contacts.phone_columns import UsNumberColumn
 from contacts.phones import (
     InvalidNumber,
@@ -17,6 +18,7 @@ from contacts.phones import (
     deciding_lengths,
     mask,
     masked,
+    masked_display,
     masked_text,
     normalize,
     normalize_us,
@@ -192,6 +194,16 @@ def test_r12_mask_keeps_only_the_last_four_digits():
     assert mask("(202) 555-0143") == "(***) ***-0143"
     assert mask("0143") == "0143"
     assert mask("no digits") == "no digits"
+
+
+def test_r12_masked_display_keeps_the_area_code_and_last_four_and_stays_data_in_a_csv():
+    assert masked_display("+12025550143") == "+1 (202) ***-0143"
+    assert masked_display("+442079460958") == "+4* ** **** 0958"
+    assert masked_display("not a number 12345") == "not a number *2345"
+    assert escape_cell(masked_display("+12025550143")) == "+1 (202) ***-0143"
+    # Only that exact shape is left as written; anything more is escaped like every other cell.
+    assert escape_cell("+1 (202) ***-0143+cmd|' /C calc'!A0") == "'+1 (202) ***-0143+cmd|' /C calc'!A0"
+    assert escape_cell("+4* ** **** 0958") == "'+4* ** **** 0958"
 
 
 # --- One million random inputs ---

@@ -68,6 +68,7 @@ def samples(sms, saved, users) -> dict[str, list[str]]:
         "name": exports,
         "content_type_id": [str(ContentType.objects.get_for_model(sms.stopped).pk)],
         "id": [str(users["Viewer"].pk)],  # a user's password page
+        "token": ["not-a-token"],  # a re-consent link that was not signed here
     }
 
 

@@ -4,6 +4,8 @@ Any console error, page error or failed request on any page fails the test. Scre
 screen land in test-artifacts/screens/ for a person to look at.
 """
 
+import csv
+import io
 import os
 import shutil
 from datetime import timedelta
@@ -11,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from django.core.management import call_command
 from django.db import connections
 from django.db.models import Count
 from django.utils import timezone
 
-from contacts.models import Reason, Subscription
+from contacts.models import Reason, Source, Subscription
 from contacts.screens import REASON_COLORS
 from tests.conftest import ROOT, require
 from tests.screens.conftest import staff_in
@@ -209,3 +212,38 @@ def test_chart_library_is_served_from_the_npm_package(live_server, django_db_ser
     assert response.status == 200
     assert b"Chart" in response.body()[:2000]
     context.close()
+
+
+@pytest.mark.timeout(180)
+def test_an_owner_answers_yes_on_the_emailed_link(
+    live_server, django_db_serialized_rollback, program, browser, settings
+):
+    """Issue 19's loop: the export's link, opened in the browser without login, yes clicked, the confirmation seen;
+    the database then holds a new consent with source reengagement, and the link is used up."""
+    settings.REENGAGE_BASE_URL = live_server.url
+    out = io.StringIO()
+    call_command("export_reengagement", "--list", "Flash Sales", stdout=out, stderr=io.StringIO())
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    watched = Watched(browser, live_server.url)
+    page = watched.page
+
+    page.goto(row["link"])
+    assert page.locator("#masked-phone").inner_text() == "+1 (202) ***-0101"
+    assert "Flash Sales" in page.locator("#list").inner_text()
+    assert "555-0101" not in page.content()
+    watched.shot("13-reconsent-question")
+    subscription = Subscription.objects.get(contact=program.deactivated, list=program.flash)
+    assert not subscription.is_opted_in  # R4: opening the link changes nothing
+
+    page.click("#answer-yes")
+    page.wait_for_selector("#confirmation[data-answer=yes]")
+    assert "subscribed again" in page.locator("#confirmation").inner_text()
+    watched.shot("14-reconsent-confirmed")
+    subscription.refresh_from_db()
+    assert subscription.is_opted_in and subscription.opt_in_source == Source.REENGAGEMENT
+    other = Subscription.objects.get(contact=program.deactivated, list=program.digest)
+    assert not other.is_opted_in  # only the subscription the link names
+
+    answer = page.goto(row["link"])
+    assert answer.status == 410 and page.locator("#problem[data-problem=used]").count() == 1
+    watched.context.close()
