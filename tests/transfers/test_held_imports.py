@@ -1,9 +1,14 @@
 """R14 for imports and notice files: run as import jobs, a held one waits for `release_report --import ID`."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -162,3 +167,32 @@ def test_operators_and_viewers_see_a_held_import_but_cannot_decide(client, held_
         assert client.get(url).status_code == 403 and client.post(url).status_code == 403
     held_notices.refresh_from_db()
     assert held_notices.status == Status.HELD and Subscription.objects.opted_out().count() == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_postgresql_two_admins_releasing_one_held_import_at_once_apply_it_once(postgres, program, tmp_path):
+    """Two Admins click *Apply anyway* together: two requests on two connections; one applies, one is refused."""
+    phones, _ = program
+    run("ingest_carrier_notices", notices_file(tmp_path, phones[:150]))
+    job = ImportJob.objects.get(status=Status.HELD)
+    url = reverse("admin:transfers_importjob_release", args=[job.pk])
+    admins = [User.objects.create_superuser(f"admin{n}", password="x") for n in range(2)]
+    start = threading.Barrier(2)
+
+    def click(user) -> str:
+        client = Client()
+        client.force_login(user)
+        start.wait(timeout=30)
+        try:
+            return client.post(url, follow=True).content.decode()
+        finally:
+            connection.close()  # the thread's own connection
+
+    with ThreadPoolExecutor(2) as pool:
+        pages = list(pool.map(click, admins))
+
+    assert sum(f"Import #{job.pk} applied: 150 created" in page for page in pages) == 1
+    assert sum("not held" in page for page in pages) == 1
+    job.refresh_from_db()
+    assert job.status == Status.APPLIED
+    assert OptOutEvent.objects.count() == Subscription.objects.opted_out().count() == 150
