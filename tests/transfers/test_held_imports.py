@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -15,6 +15,7 @@ from django.utils import timezone
 from contacts.models import OptOutEvent, Subscription
 from tests.reports.builders import numbers, subscribe_many
 from tests.support.commands import run
+from tests.support.roles import staff
 from transfers import services
 from transfers.models import ImportJob, ImportKind
 
@@ -110,13 +111,6 @@ def held_notices(program, tmp_path) -> ImportJob:
     job = ImportJob.objects.get()
     assert code == 3 and job.status == Status.HELD
     return job
-
-
-def staff(client, group: str) -> User:
-    user = User.objects.create_user(group.lower(), password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    client.force_login(user)
-    return user
 
 
 def test_an_admin_applies_a_held_notice_file_from_its_page_after_a_confirmation_stating_the_numbers(
