@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from contacts.csvio import csv_download
+from reports.admin_held import HeldDecisionsAdmin
 from smsprogram.uploads import name_refusal, stored_file
 from transfers import services
 from transfers.admin_mixins import IMPORT_PERMISSION
@@ -39,12 +40,12 @@ class ImportForm(forms.Form):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(HeldDecisionsAdmin, admin.ModelAdmin):
     list_display = ("created_at", "kind", "file_name", "status_shown", "progress", "counts", "created_by")
     list_filter = ("status", "kind")
     list_select_related = ("created_by",)
-    fields = ("kind", "file_name", "stored", "size", "create_lists", "status_shown", "progress", "error",
-              "created_by", "created_at", "confirmed_at", "finished_at")  # fmt: skip
+    fields = ("kind", "file_name", "stored", "size", "create_lists", "status_shown", "would_hit", "progress",
+              "error", "created_by", "created_at", "confirmed_at", "finished_at")  # fmt: skip
     readonly_fields = fields
     change_list_template = "admin/transfers/importjob/change_list.html"
     change_form_template = "admin/transfers/importjob/change_form.html"
@@ -66,7 +67,7 @@ class ImportJobAdmin(admin.ModelAdmin):
                  name="%s_%s_confirm" % info),
             path("export/<str:name>/", self.admin_site.admin_view(self.export_view), name="%s_%s_export" % info),
         ]  # fmt: skip
-        return own + super().get_urls()
+        return own + self.held_urls() + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
         exports = [(name, name.replace("_", " ")) for name, resource in EXPORTS.items()
@@ -140,6 +141,21 @@ class ImportJobAdmin(admin.ModelAdmin):
             raise PermissionDenied
         sender_code = request.GET.get("sender_code") or None
         return csv_download(resource().lines(resource().queryset(sender_code)), name)
+
+    def decide(self, pk: int, decision: str, user) -> ImportJob:
+        """A held notice, receipts or opt-out file: the service `release_report --import` calls (exactly once)."""
+        return (services.release_held if decision == "release" else services.discard_held)(pk, user=user)
+
+    def decided_message(self, job: ImportJob, decision: str) -> str:
+        if decision == "discard":
+            return f"Import #{job.pk} discarded; nothing was applied."
+        if job.status != ImportJob.Status.APPLIED:
+            return f"Import #{job.pk} was released but is {job.get_status_display()}: {job.error}"
+        details = " ".join(f"{name}={value}" for name, value in job.result.get("details", {}).items() if value)
+        return f"Import #{job.pk} applied: {_counts(job.result)}" + (f" ({details})." if details else ".")
+
+    def held_name(self, job: ImportJob) -> str:
+        return f"Import #{job.pk} ({job.get_kind_display()}, {job.file_name})"
 
     def _require_import_permission(self, request) -> None:
         if not request.user.has_perm(IMPORT_PERMISSION):

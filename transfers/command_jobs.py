@@ -10,14 +10,18 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from django.core.files import File
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from contacts import guard
 from contacts.csvio import BadFile
 from contacts.guard import Held
+from reports.intake import IntakeResult, SignalIntake
+from reports.management.intake_command import IntakeCommand
 from transfers import services
 from transfers.models import ImportJob, ImportKind
+from transfers.resources import IMPORTS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,3 +61,27 @@ def run_file_as_job(*, kind: ImportKind, path: Path, work: Callable[[BinaryIO], 
 def held_line(job: ImportJob) -> str:
     """The command's line for a held job: which lists, how many (R14)."""
     return f"held: import={job.pk} kind={job.kind} {guard.held_fields(job.held_lists)}"
+
+
+def held_exit(job: ImportJob) -> CommandError:
+    """Exit status 3 for a held job, naming the command that decides it."""
+    return CommandError(f"held by the mass opt-out guard (R14); nothing applied. An Admin runs "
+                        f"release_report --import {job.pk} [--discard]", returncode=3)  # fmt: skip
+
+
+class JobIntakeCommand(IntakeCommand):
+    """An intake command (receipts, carrier notices) whose file runs as an import job of `job_kind`: the same
+    summary line and exit codes, and a held file prints `held: import=ID …` and exits 3 until it is released."""
+
+    job_kind: ImportKind
+
+    def ingest(self, intake: SignalIntake, file: str, progress) -> IntakeResult:
+        job, result = run_file_as_job(
+            kind=self.job_kind, path=Path(file),
+            work=lambda stream: intake.ingest_file(stream, progress=progress),
+            counts=lambda result: IMPORTS[self.job_kind].summary_of(result).counts(),
+        )  # fmt: skip
+        if result is None:
+            self.stdout.write(held_line(job))
+            raise held_exit(job)
+        return result

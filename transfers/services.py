@@ -135,16 +135,18 @@ def hold(job: ImportJob, held: Held) -> ImportJob:
     return job
 
 
-def release_held(job_id: int) -> ImportJob:
+def release_held(job_id: int, *, user=None) -> ImportJob:
     """An Admin's *Apply anyway* for a held import: applied once, exactly as it would have been (R14, R6)."""
     _decide(job_id, Status.CONFIRMED)
+    log.info("import released job=%d by=%s", job_id, getattr(user, "pk", None))
     with guard.released():
         return apply(job_id)
 
 
-def discard_held(job_id: int) -> ImportJob:
+def discard_held(job_id: int, *, user=None) -> ImportJob:
     """An Admin's *Discard* for a held import: never applied, kept on record."""
     _decide(job_id, Status.DISCARDED)
+    log.info("import discarded job=%d by=%s", job_id, getattr(user, "pk", None))
     return ImportJob.objects.get(pk=job_id)
 
 

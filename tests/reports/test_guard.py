@@ -13,6 +13,7 @@ from reports import lifecycle, services
 from reports.models import DeactivationReport, DeliveryReceipt
 from tests.reports.builders import DAY, dated_key, numbers, report_csv, snapshot, subscribe_many
 from tests.support.commands import run
+from transfers.models import ImportJob
 
 pytestmark = pytest.mark.django_db
 Status = DeactivationReport.Status
@@ -214,7 +215,30 @@ def test_r14_a_receipts_file_that_would_empty_a_list_exits_3_and_records_nothing
     path = write(tmp_path / "receipts.csv", ("phone,sender_code,error_code,occurred_at\n" + rows).encode())
     before = snapshot()
 
-    code, _, err = run("ingest_receipts", path)
+    code, out, err = run("ingest_receipts", path)
 
-    assert code == 3 and err.startswith("held: nothing applied. held by the mass opt-out guard (R14)")
+    job = ImportJob.objects.get()
+    assert code == 3 and out.startswith(f"held: import={job.pk} kind=receipts lists=1 ")
+    assert f"release_report --import {job.pk}" in err
     assert snapshot() == before and not DeliveryReceipt.objects.exists()
+    assert job.status == ImportJob.Status.HELD
+
+    code, out, _ = run("release_report", "--import", str(job.pk))
+
+    assert code == 0 and out.startswith(f"applied: import={job.pk} kind=receipts rows=200 created=200 ")
+    assert DeliveryReceipt.objects.count() == 200 and Subscription.objects.opted_out().count() == 200
+    code, _, err = run("release_report", "--import", str(job.pk))
+    assert code == 1 and "is applied, not held" in err
+    assert DeliveryReceipt.objects.count() == 200
+
+
+def test_a_receipts_file_under_the_guard_keeps_its_summary_line_and_records_an_applied_job(lists, tmp_path):
+    phones, first, _ = lists
+    rows = "".join(f"{phone},{first.sender_code.code},629,2026-11-20T10:00:00Z\n" for phone in phones[:3])
+    path = write(tmp_path / "receipts.csv", ("phone,sender_code,error_code,occurred_at\n" + rows).encode())
+
+    code, out, _ = run("ingest_receipts", path)
+
+    assert code == 0 and out.startswith("rows=3 accepted=3 duplicates=0 invalid=0")
+    job = ImportJob.objects.get()
+    assert (job.kind, job.status, job.result["created"]) == ("receipts", ImportJob.Status.APPLIED, 3)

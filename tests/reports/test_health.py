@@ -2,7 +2,11 @@
 
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django_celery_beat.models import PeriodicTask
@@ -13,6 +17,7 @@ from django.utils import timezone
 
 from reports import health
 from reports.models import DeactivationReport
+from tests.support.smtp import free_port
 
 pytestmark = pytest.mark.django_db
 Status = DeactivationReport.Status
@@ -142,3 +147,37 @@ def test_healthz_is_not_redirected_to_https(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/healthz").status_code == 200
     assert client.get("/admin/").status_code == 301
+
+
+# /healthz against a database that is really gone: a child process whose DATABASE_URL names a closed port.
+HEALTHZ_PROBE = (
+    "from django.test import Client; import json; r = Client(HTTP_HOST='localhost').get('/healthz'); "
+    "print(json.dumps({'code': r.status_code, 'body': r.json(), 'cache': r.get('Cache-Control', '')}))"
+)
+
+
+def healthz_in_child(database_url: str) -> dict:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url, "SECURE_SSL_REDIRECT": "0"}
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", HEALTHZ_PROBE], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.django_db(False)
+def test_healthz_is_503_with_no_data_when_the_database_is_unreachable():
+    closed = free_port()  # bound then released: nothing listens there
+
+    answer = healthz_in_child(f"postgres://postgres@127.0.0.1:{closed}/sms_unreachable")
+
+    assert answer["code"] == 503
+    assert answer["body"] == {"status": "unavailable"}  # no error text, host or port in it
+    assert "no-cache" in answer["cache"]
+
+
+@pytest.mark.django_db(False)
+def test_healthz_in_a_child_process_is_200_ok_while_its_database_answers(tmp_path):
+    answer = healthz_in_child(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+
+    assert (answer["code"], answer["body"]) == (200, {"status": "ok"})

@@ -4,13 +4,13 @@ import io
 
 import pytest
 
-from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from contacts.models import OptOutEvent, Subscription
 from reports import services
 from reports.models import DeactivationReport
 from tests.reports.builders import DAY, numbers, report_csv, subscribe_many
+from tests.support.roles import staff
 
 pytestmark = pytest.mark.django_db
 Status = DeactivationReport.Status
@@ -25,13 +25,6 @@ def held() -> DeactivationReport:
     report = services.ingest(services.report_for_upload(io.BytesIO(body), file_name="bad.csv", report_date=None)).report
     assert report.status == Status.HELD
     return report
-
-
-def staff(client, group: str) -> User:
-    user = User.objects.create_user(group.lower(), password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    client.force_login(user)
-    return user
 
 
 def test_held_reports_come_first_with_the_lists_they_would_hit(admin_client, held):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contacts.csvio import BadFile
 from reports.management.intake_command import IntakeCommand
-from transfers.command_jobs import held_line, run_file_as_job
+from transfers.command_jobs import held_exit, held_line, run_file_as_job
 from transfers.models import ImportKind
 from transfers.resources import IMPORTS
 
@@ -38,8 +38,7 @@ class Command(BaseCommand):
                                                counts=lambda summary: summary.counts())  # fmt: skip
                 if summary is None:
                     self.stdout.write(held_line(job))
-                    raise CommandError(f"held by the mass opt-out guard (R14); nothing applied. An Admin runs "
-                                       f"release_report --import {job.pk} [--discard]", returncode=3)  # fmt: skip
+                    raise held_exit(job)
         except (OSError, BadFile) as exc:
             raise CommandError(str(exc)) from None
         finally:
