@@ -29,8 +29,8 @@ from contacts.models import (
     Suspension,
     SuspensionEnd,
 )
-from contacts.signal_staging import SignalBatch
-from contacts.staging import db_datetime, execute, fetch_int
+from contacts.signal_staging import WORK_MEM, SignalBatch
+from contacts.staging import db_datetime, execute, fetch_int, fetch_row
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def apply_staged_signals(batch: SignalBatch, *, source: Source, now: datetime | 
     now = db_datetime(now or timezone.now())
     if connection.vendor == "postgresql":
         # Joining a million staged rows to millions of contacts wants its hash tables in memory.
-        execute("SET LOCAL work_mem = '256MB'")
+        execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     out = Outcome(signals=batch.count())
     # Only the signals whose number is a contact go on: a small table, so later joins use indexes.
     execute("DROP TABLE IF EXISTS signal_match")
@@ -154,52 +154,63 @@ def apply_staged_signals(batch: SignalBatch, *, source: Source, now: datetime | 
 
 
 def _opt_out(out: Outcome, source: Source, now) -> None:
-    # Each subscription a signal reaches, with the newest such signal ranked first.
+    # Each subscription a signal reaches, with only its newest signal: one table, written once.
     execute("DROP TABLE IF EXISTS signal_hit")
     execute(
         """
         CREATE TEMPORARY TABLE signal_hit AS
-        SELECT s.id AS subscription_id, s.contact_id, l.sender_code_id, s.status, s.opted_in_at,
-               b.occurred_at, b.reason, b.error_code, b.ref_type_id, b.ref_id,
-               ROW_NUMBER() OVER (PARTITION BY s.id ORDER BY b.occurred_at DESC, b.seq) AS rank
-        FROM signal_match b
-        JOIN contacts_subscription s ON s.contact_id = b.contact_id
-        JOIN contacts_subscriberlist l ON l.id = s.list_id
-        WHERE b.action = 'opt_out' AND (b.scope_id IS NULL OR b.scope_id = l.sender_code_id)
+        SELECT * FROM (
+            SELECT s.id AS subscription_id, s.contact_id, s.list_id, l.sender_code_id, s.status, s.opted_in_at,
+                   b.occurred_at, b.reason, b.error_code, b.ref_type_id, b.ref_id,
+                   ROW_NUMBER() OVER (PARTITION BY s.id ORDER BY b.occurred_at DESC, b.seq) AS rank
+            FROM signal_match b
+            JOIN contacts_subscription s ON s.contact_id = b.contact_id
+            JOIN contacts_subscriberlist l ON l.id = s.list_id
+            WHERE b.action = 'opt_out' AND (b.scope_id IS NULL OR b.scope_id = l.sender_code_id)
+        ) ranked
+        WHERE rank = 1
         """
     )
-    execute("DELETE FROM signal_hit WHERE rank > 1")
-    out.already_opted_out = fetch_int("SELECT COUNT(*) FROM signal_hit WHERE status = 'opted_out'")
-    out.stale = fetch_int("SELECT COUNT(*) FROM signal_hit WHERE status = 'opted_in' AND occurred_at < opted_in_at")
-    applies = "status = 'opted_in' AND occurred_at >= opted_in_at"
+    out.already_opted_out, out.stale = fetch_row(
+        "SELECT COALESCE(SUM(CASE WHEN status = 'opted_out' THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN status = 'opted_in' AND occurred_at < opted_in_at THEN 1 ELSE 0 END), 0)"
+        " FROM signal_hit"
+    )
     # R14 (contacts/guard.py): before anything is written; Held rolls the whole batch back.
-    guard.check(
-        "SELECT list_id, COUNT(*) FROM contacts_subscription "
-        f"WHERE id IN (SELECT subscription_id FROM signal_hit WHERE {applies}) GROUP BY list_id"
-    )
-    # One event per contact and sender code: every list of a code sees the same newest signal.
-    out.events = execute(
-        f"""
-        INSERT INTO contacts_optoutevent
-            (contact_id, sender_code_id, reason, source, error_code, occurred_at, recorded_at, ref_type_id, ref_id)
-        SELECT DISTINCT contact_id, sender_code_id, reason, %s, error_code, occurred_at, %s, ref_type_id, ref_id
-        FROM signal_hit WHERE {applies}
-        """,
-        [source, now],
-    )
-    out.opted_out = execute(
-        """
-        UPDATE contacts_subscription
-        SET status = 'opted_out', opted_out_at = h.occurred_at, opt_out_reason = h.reason, opt_out_event_id = e.id
-        FROM signal_hit h
-        JOIN contacts_optoutevent e
-          ON e.contact_id = h.contact_id AND e.sender_code_id = h.sender_code_id AND e.recorded_at = %s
-        WHERE contacts_subscription.id = h.subscription_id AND contacts_subscription.status = 'opted_in'
-          AND h.status = 'opted_in' AND h.occurred_at >= h.opted_in_at
-        """,
-        [now],
-    )
+    guard.check(f"SELECT list_id, COUNT(*) FROM signal_hit WHERE {_APPLIES} GROUP BY list_id")
+    if connection.vendor == "postgresql":
+        out.events, out.opted_out = fetch_row(
+            f"""
+            WITH events AS ({_EVENTS_INSERT} RETURNING id, contact_id, sender_code_id),
+            opted AS ({_SUBSCRIPTIONS_UPDATE.format(events="events")} RETURNING 1)
+            SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM opted)
+            """,
+            [source, now],
+        )
+    else:
+        out.events = execute(_EVENTS_INSERT, [source, now])
+        events = "(SELECT id, contact_id, sender_code_id FROM contacts_optoutevent WHERE recorded_at = %s)"
+        out.opted_out = execute(_SUBSCRIPTIONS_UPDATE.format(events=events), [now])
     execute("DROP TABLE signal_hit")
+
+
+# A subscription the newest signal opts out: opted in, and consent no newer than the signal (R3).
+_APPLIES = "status = 'opted_in' AND occurred_at >= opted_in_at"
+# One event per contact and sender code: every list of a code sees the same newest signal (R7).
+_EVENTS_INSERT = f"""
+    INSERT INTO contacts_optoutevent
+        (contact_id, sender_code_id, reason, source, error_code, occurred_at, recorded_at, ref_type_id, ref_id)
+    SELECT DISTINCT contact_id, sender_code_id, reason, %s, error_code, occurred_at, %s, ref_type_id, ref_id
+    FROM signal_hit WHERE {_APPLIES}
+"""
+# Only the columns that change; `events` is the batch's new events (id, contact_id, sender_code_id).
+_SUBSCRIPTIONS_UPDATE = """
+    UPDATE contacts_subscription
+    SET status = 'opted_out', opted_out_at = h.occurred_at, opt_out_reason = h.reason, opt_out_event_id = e.id
+    FROM signal_hit h JOIN {events} e ON e.contact_id = h.contact_id AND e.sender_code_id = h.sender_code_id
+    WHERE contacts_subscription.id = h.subscription_id AND contacts_subscription.status = 'opted_in'
+      AND h.status = 'opted_in' AND h.occurred_at >= h.opted_in_at
+"""
 
 
 def _latest_per_contact(action: str, extra: str = "") -> str:

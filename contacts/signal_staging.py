@@ -30,6 +30,7 @@ SIGNAL_COLUMNS = {
     "ref_id": "int",
 }
 TABLE = "signal_batch"
+WORK_MEM = "256MB"  # for the hash tables of a million-row batch
 _SQLITE_STAMP = "%Y-%m-%d %H:%M:%S"  # how Django stores an aware UTC timestamp in SQLite
 _CSV = pa_csv.WriteOptions(include_header=False)
 
@@ -91,3 +92,6 @@ class SignalBatch(StagingTable):
         if self.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {self.name}")
+                # The batch's own passes (the repeated numbers, the join to contacts) hash a million rows:
+                # with the default 4 MB they spill to disk and sort instead. Until the transaction ends.
+                cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")

@@ -132,3 +132,10 @@ def execute(sql: str, params: Iterable = ()) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         return cursor.rowcount
+
+
+def fetch_row(sql: str, params: Iterable = ()) -> tuple[int, ...]:
+    """The integers of a one-row answer (NULL as 0)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return tuple(int(value or 0) for value in cursor.fetchone())

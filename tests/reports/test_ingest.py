@@ -8,7 +8,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from contacts.models import OptOutEvent, Reason, Source
+from django.db import connection
+
+from contacts.models import OptOutEvent, Reason, Source, Subscription
 from reports import s3, services
 from reports.models import DeactivationReport
 from tests.conftest import database_url_for_subprocess
@@ -21,9 +23,11 @@ from tests.reports.builders import (
     C,
     at,
     dated_key,
+    numbers,
     opted_out,
     report_csv,
     snapshot,
+    subscribe_many,
     subscribed,
     upload,
 )
@@ -338,6 +342,34 @@ def test_r3_deactivation_before_the_latest_opt_in_is_counted_stale():
 
     assert (report.matched_contacts, report.opted_out, report.stale) == (2, 1, 1)
     assert opted_out(recycled, gone) == [False, True]
+
+
+def test_r7_every_event_names_its_subscriptions_code_and_the_report_without_database_checks():
+    # The events' sender code and carrying record's type have no database constraint (checked by
+    # construction, issue 14): every reference the service writes must still exist and be the right one.
+    phones = list(numbers(6))
+    subscribe_many(phones, lists=3)
+    subscribed(A)
+
+    report = services.ingest(upload(report_csv(*((phone, DAY) for phone in phones[:4]), (A, DAY)))).report
+
+    assert (report.opted_out, OptOutEvent.objects.count()) == (13, 13)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT COUNT(*) FROM contacts_optoutevent e
+            LEFT JOIN contacts_sendercode c ON c.id = e.sender_code_id
+            LEFT JOIN django_content_type t ON t.id = e.ref_type_id
+            LEFT JOIN contacts_contact p ON p.id = e.contact_id
+            WHERE c.id IS NULL OR t.id IS NULL OR p.id IS NULL
+            """
+        )
+        assert cursor.fetchone()[0] == 0
+    for sub in Subscription.objects.filter(status=Subscription.Status.OPTED_OUT).select_related(
+        "opt_out_event", "list"
+    ):
+        event = sub.opt_out_event
+        assert (event.contact_id, event.sender_code_id, event.ref) == (sub.contact_id, sub.list.sender_code_id, report)
 
 
 def test_r6_the_same_file_uploaded_twice_is_applied_once():
