@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contacts", "0011_recent_deactivations"),
+        ("contacts", "0012_reengagement_source_and_questions"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
