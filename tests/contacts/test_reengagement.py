@@ -22,6 +22,7 @@ from contacts.reengagement_models import Reengagement
 from contacts.services import opt_out
 from tests.conftest import require
 from tests.factories import ContactFactory, SenderCodeFactory, SubscriberListFactory, SubscriptionFactory, at
+from tests.support.ledger import apply_report
 
 pytestmark = pytest.mark.django_db
 
@@ -295,6 +296,21 @@ def test_r13_a_yes_dated_on_or_before_the_deactivation_is_refused_and_changes_no
     question = Reengagement.objects.get(subscription=sub)
     assert question.status == "invited" and question.answered_at is None  # the link still works
     assert reengagement.answer(token, Answer.YES).status == "reconsented"  # now, after it: a new consent
+
+
+def test_r13_a_yes_is_refused_while_the_ledger_knows_a_deactivation_on_or_after_its_day(deactivated):
+    # The ledger, not the subscription, knows this one: a later report names the number again today.
+    sub = deactivated[0]
+    token = invited_token(sub)
+    today = timezone.now().date()
+    assert apply_report((PHONE, today)).status == "succeeded"
+    with pytest.raises(LinkError) as caught:
+        reengagement.answer(token, Answer.YES)  # dated now: on the day of a known deactivation
+    assert caught.value.problem == LinkProblem.REFUSED
+    sub.refresh_from_db()
+    assert not sub.is_opted_in
+    tomorrow = timezone.now() + timedelta(days=1)
+    assert reengagement.answer(token, Answer.YES, now=tomorrow).status == "reconsented"  # after it: a new consent
 
 
 def test_the_page_answers_409_when_the_consent_is_refused(deactivated):
