@@ -190,3 +190,12 @@ def test_postgresql_two_admins_releasing_one_held_import_at_once_apply_it_once(p
     job.refresh_from_db()
     assert job.status == Status.APPLIED
     assert OptOutEvent.objects.count() == Subscription.objects.opted_out().count() == 150
+
+
+def test_the_index_shows_a_banner_while_an_import_is_held(client, held_notices):
+    staff(client, "Viewer")
+    index = client.get(reverse("admin:index")).content.decode()
+    assert "1 import held by the mass opt-out guard" in index
+    assert "?status__exact=held" in index
+    services.discard_held(held_notices.pk, user=None)
+    assert "import held by the mass opt-out guard" not in client.get(reverse("admin:index")).content.decode()
