@@ -48,7 +48,9 @@ STATE_QUERIES = {
     # The reassigned-number ledger is written in the report's transaction (R9, R13).
     "ledger": """
         SELECT number, deactivated_on, ref_type_id, ref_id FROM contacts_deactivatednumber
-        ORDER BY number, deactivated_on""",
+        UNION ALL
+        SELECT number, deactivated_on, ref_type_id, ref_id FROM contacts_recentdeactivation
+        ORDER BY number, deactivated_on, ref_type_id, ref_id""",
     # The triggers' per-list tallies (contacts.tallies), summed: how they are split into rows is theirs.
     "tallies": """
         SELECT 'list', list_id, NULL, NULL, sum(subscribers), sum(suspended) FROM contacts_listtally GROUP BY list_id
@@ -57,7 +59,10 @@ STATE_QUERIES = {
         ORDER BY 1, 2, 3, 4""",
 }
 STATE_TABLES = ["contacts_subscription", "contacts_optoutevent", "contacts_suspension", "reports_deactivationreport",
-                "contacts_listtally", "contacts_optouttally", "contacts_deactivatednumber"]  # fmt: skip
+                "contacts_listtally", "contacts_optouttally", "contacts_deactivatednumber",
+                "contacts_recentdeactivation", "contacts_reengagement"]  # fmt: skip
+# contacts_reengagement is never written by an ingest; it is here because it references subscriptions, which
+# TRUNCATE cannot empty alone.
 
 
 def consent_state(*names: str) -> dict[str, str]:
