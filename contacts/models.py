@@ -227,20 +227,24 @@ class ImmutableQuerySet(models.QuerySet):
 class OptOutEvent(models.Model):
     """Why and when a number left a sender code's lists: written once, never changed (R7)."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="opt_out_events")
+    # No index of their own on the contact, the sender code and the carrying record's type: the composite
+    # indexes below lead with each, and every index here is upkeep on each of a report's events.
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="opt_out_events", db_index=False)
     # No database constraint on the sender code and the carrying record's type: the service writes them from
     # the list of a subscription it updates in the same statement and from a content type that is never
     # deleted, so a check per event at COMMIT (two of every three) proves nothing; Django's PROTECT stays.
     # The contact keeps its constraint: a contact can be deleted while a batch runs.
     sender_code = models.ForeignKey(
-        SenderCode, on_delete=models.PROTECT, related_name="opt_out_events", db_constraint=False
+        SenderCode, on_delete=models.PROTECT, related_name="opt_out_events", db_constraint=False, db_index=False
     )
     reason = models.CharField(max_length=24, choices=Reason.choices)
     source = models.CharField(max_length=24, choices=Source.choices)
     error_code = models.PositiveIntegerField(null=True, blank=True, help_text="The carrier's error code, if any.")
     occurred_at = models.DateTimeField(help_text="When the carrier or operator says it happened.")
     recorded_at = models.DateTimeField(help_text="When this product recorded it.")
-    ref_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, db_constraint=False)
+    ref_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, db_constraint=False, db_index=False
+    )
     ref_id = models.BigIntegerField(null=True, blank=True)
     ref = GenericForeignKey("ref_type", "ref_id")
 
