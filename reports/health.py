@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django_celery_beat.models import PeriodicTask
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -21,9 +21,8 @@ log = logging.getLogger(__name__)
 Status = DeactivationReport.Status
 
 MAX_AGE_HOURS = 36.0  # a daily report, plus a morning's retries
-# A running report nobody holds is interrupted: its lock is gone (PostgreSQL) or its heartbeat is this old
-# (SQLite). The grace covers the moment between marking a report running and locking it for the apply.
-HEARTBEAT_STALE = timedelta(minutes=2)
+# A running report nobody holds is interrupted: no worker holds its row lock (PostgreSQL) or the database's
+# write lock (SQLite). The grace covers the moment between marking a report running and locking it.
 LOCK_GRACE = timedelta(seconds=30)
 RETRIES = 5  # an interrupted report is tried again this many times in all, then left for a person
 
@@ -128,21 +127,28 @@ def ingestion_health(
 def mark_interrupted(*, now: datetime | None = None) -> list[DeactivationReport]:
     """Running reports no worker holds any more become interrupted (their transaction rolled back, R9)."""
     now = now or timezone.now()
-    running = DeactivationReport.objects.filter(status=Status.RUNNING)
-    with transaction.atomic():
+    running = DeactivationReport.objects.filter(status=Status.RUNNING, started_at__lt=now - LOCK_GRACE)
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # A worker applying a report holds its row lock until it commits: a row we can lock has none.
+                orphans = list(running.select_for_update(skip_locked=True))
+            else:
+                # This transaction holds SQLite's write lock (IMMEDIATE), which a live apply holds from its
+                # first statement to its commit: a report still running now has no worker.
+                orphans = list(running)
+            ids = [report.pk for report in orphans]
+            marked = DeactivationReport.objects.filter(pk__in=ids, status=Status.RUNNING).update(
+                status=Status.INTERRUPTED,
+                error="interrupted: its worker stopped mid-ingest; nothing was applied and it is retried",
+                finished_at=now,
+            )
+    except OperationalError as exc:
         if connection.vendor == "postgresql":
-            # A worker applying a report holds its row lock until it commits: a row we can lock has none.
-            orphans = list(running.filter(started_at__lt=now - LOCK_GRACE).select_for_update(skip_locked=True))
-        else:
-            # Neither its start nor its last heartbeat is recent (a heartbeat may be left from an earlier try).
-            silent = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_STALE)
-            orphans = list(running.filter(silent, started_at__lt=now - HEARTBEAT_STALE))
-        ids = [report.pk for report in orphans]
-        marked = DeactivationReport.objects.filter(pk__in=ids, status=Status.RUNNING).update(
-            status=Status.INTERRUPTED,
-            error="interrupted: its worker stopped mid-ingest; nothing was applied and it is retried",
-            finished_at=now,
-        )
+            raise
+        # SQLite: the lock stayed taken past the wait — a report (or an import) is being applied right now.
+        log.info("interrupted check skipped: the database is being written error=%s", exc)
+        return []
     if marked:
         log.warning("reports interrupted count=%d reports=%s", marked, ",".join(map(str, ids)))
         alerts.interrupted(orphans)

@@ -1,16 +1,15 @@
 """A report's states beyond succeeded and failed (issue 16): held by the guard (R14), released or discarded by
-an Admin, a layout not recognised, alive while it runs. `services.ingest` calls in here at marked points.
+an Admin, a layout not recognised. `services.ingest` calls in here at marked points.
 """
 
 import logging
 import statistics
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -23,7 +22,6 @@ log = logging.getLogger(__name__)
 Status = DeactivationReport.Status
 
 WAITING_FOR_ADMIN = (Status.HELD, Status.DISCARDED)
-HEARTBEAT_SECONDS = 30
 ANOMALY_HISTORY = 14  # reports whose invalid share is the norm a new one is held against
 ANOMALY_FACTOR = 3
 ANOMALY_FLOOR_PERCENT = 1.0  # a share below this is never worth waking anyone for
@@ -43,40 +41,16 @@ def check_layout(stats) -> None:
 
 @contextmanager
 def applying(report: DeactivationReport) -> Iterator[None]:
-    """The apply of one report: with the guard off when an Admin released it, and a heartbeat on SQLite."""
+    """The apply of one report, with the guard off when an Admin released it.
+
+    On SQLite the apply's own transaction is what shows it alive: it takes the database's write lock when it
+    begins (settings: IMMEDIATE) and holds it to the end, so `health.mark_interrupted` cannot even start while
+    it runs. A heartbeat written from a second connection cannot work there: it waits for that lock, or, when
+    it got in first, makes the apply's first write fail.
+    """
     released = guard.released() if report.decided_at is not None else nullcontext()
-    beat = _Heartbeat(report.pk) if connection.vendor == "sqlite" else nullcontext()
-    with released, beat:
+    with released:
         yield
-
-
-class _Heartbeat:
-    """Touch the report's heartbeat from a thread (its own connection) while the apply runs, so a process
-    that dies shows as interrupted: SQLite has no lock another process can test (PostgreSQL's row lock is)."""
-
-    def __init__(self, report_id: int):
-        self.report_id = report_id
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{report_id}", daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join()
-
-    def _run(self) -> None:
-        try:
-            while not self.stop.wait(HEARTBEAT_SECONDS):
-                try:
-                    DeactivationReport.objects.filter(pk=self.report_id).update(heartbeat_at=timezone.now())
-                except Exception as exc:  # the apply holds SQLite's write lock: try again at the next beat
-                    log.debug("heartbeat skipped report=%s error=%s", self.report_id, exc)
-        finally:
-            close_old_connections()
-            connection.close()
 
 
 def mark_held(report: DeactivationReport, held: guard.Held) -> DeactivationReport:

@@ -48,8 +48,6 @@ class DeactivationReport(models.Model):
         help_text="The Admin who released or discarded it while held.",
     )  # fmt: skip
     decided_at = models.DateTimeField(null=True, blank=True)
-    # SQLite has no row lock another process can test: a running ingest touches this every 30 s instead.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     rows = models.PositiveIntegerField(default=0)
     valid = models.PositiveIntegerField(default=0)

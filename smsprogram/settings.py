@@ -82,6 +82,9 @@ DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Ingestion writes in long transactions; wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 30)
+    # Every transaction takes the write lock when it begins: one that read first and wrote later would lose
+    # to any writer that committed meanwhile ("database is locked", no wait) — a report's heartbeat did that.
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
