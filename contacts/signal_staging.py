@@ -31,6 +31,7 @@ SIGNAL_COLUMNS = {
 }
 TABLE = "signal_batch"
 WORK_MEM = "256MB"  # for the hash tables of a million-row batch
+SQLITE_TEMP_CACHE_KB = 128 * 1024  # SQLite's page cache for the batch's temporary tables (the default is 2 MB)
 _SQLITE_STAMP = "%Y-%m-%d %H:%M:%S"  # how Django stores an aware UTC timestamp in SQLite
 _CSV = pa_csv.WriteOptions(include_header=False)
 
@@ -79,8 +80,7 @@ class SignalBatch(StagingTable):
                     copy.write(sink.getbuffer())
             else:
                 values = [
-                    pc.strftime(column, _SQLITE_STAMP) if pa.types.is_timestamp(column.type) else column
-                    for column in columns.columns
+                    _sqlite_text(column) if pa.types.is_timestamp(column.type) else column for column in columns.columns
                 ]
                 marks = ", ".join("?" * len(names))
                 rows = zip(*(column.to_pylist() for column in values), strict=True)
@@ -89,9 +89,23 @@ class SignalBatch(StagingTable):
 
     def loaded(self) -> None:
         """Call once the batch is whole: temporary tables are never auto-analyzed, and the planner needs counts."""
+        if self.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                # SQLite counts the repeated numbers (and finds contacts) by walking an index in order; without
+                # one it builds a B-tree a row at a time: 4.4 s against 18.7 s for a million numbers.
+                cursor.execute(f"PRAGMA temp.cache_size = -{SQLITE_TEMP_CACHE_KB}")
+                cursor.execute(f"CREATE INDEX {self.name}_phone ON {self.name} (phone)")
+                cursor.execute(f"ANALYZE {self.name}")
         if self.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {self.name}")
                 # The batch's own passes (the repeated numbers, the join to contacts) hash a million rows:
                 # with the default 4 MB they spill to disk and sort instead. Until the transaction ends.
                 cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+
+
+def _sqlite_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Timestamps as Django writes them to SQLite; a cast is ten times faster than strftime, and whole seconds
+    (what a report's days are) cast to exactly that text."""
+    naive = column.cast(pa.timestamp(column.type.unit))
+    return naive.cast(pa.string()) if column.type.unit == "s" else pc.strftime(naive, _SQLITE_STAMP)
