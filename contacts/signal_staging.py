@@ -14,7 +14,7 @@ import pyarrow.csv as pa_csv
 
 from django.db import connection
 
-from contacts.staging import SQL_TYPES, StagingTable, ddl_literal, fetch_int
+from contacts.staging import SQL_TYPES, StagingTable, ddl_literal, execute, fetch_int
 
 SIGNAL_COLUMNS = {
     "seq": "int",
@@ -62,6 +62,12 @@ class SignalBatch(StagingTable):
         return fetch_int(
             f"SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT phone FROM {self.name}) d) FROM {self.name}"
         )
+
+    def load_query(self, columns: list[str], select: str, params: list | tuple = ()) -> int:
+        """Stage the rows of `select` (one per signal, in the order of `columns`): for signals drawn from records
+        already in the database — receipts and notices just recorded, the notices a ledger rebuild reads."""
+        assert set(columns) <= set(self.columns), columns
+        return execute(f"INSERT INTO {self.name} ({', '.join(columns)}) {select}", params)
 
     def load_columns(self, columns: pa.Table) -> int:
         """Stage a batch of columns named after SIGNAL_COLUMNS (timestamps as Arrow timestamps, UTC)."""

@@ -21,6 +21,7 @@ from contacts import ledger, phones
 from contacts.csvio import RowErrors, parse_timestamp, read_rows
 from contacts.models import SUSPENSION_DAYS, Carrier, Source
 from contacts.services import Outcome, apply_staged_signals, signal_batch
+from contacts.signal_staging import SignalBatch
 from contacts.staging import StagingTable, db_datetime, execute, fetch_int
 from reports.models import Channel, Effect
 
@@ -185,12 +186,12 @@ class SignalIntake:
             self._record(stamp)
             self._match(stamp, floor)
             with signal_batch() as signals:
-                self._signal()
+                self._signal(signals)
                 result.applied = apply_staged_signals(signals, source=self.source, now=stamp)
                 if self.feeds_ledger:
                     # Issue 17: deactivated and disconnected numbers into the reassigned-number ledger (R13).
                     ledger.record_staged_deactivations(signals)
-                self._write_effects()
+                self._write_effects(signals)
             self._count(result)
             if per_item:
                 result.items = self._items(invalid)
@@ -255,23 +256,22 @@ class SignalIntake:
                 [floor, db_datetime(stamp)],
             )
 
-    def _signal(self) -> None:
+    def _signal(self, signals: SignalBatch) -> None:
         """The new rows that say something about a number become signals carrying their record (R7)."""
         ref_type = ContentType.objects.get_for_model(self.model).pk
-        execute(
+        columns = ["seq", "phone", "action", "reason", "scope_id", "occurred_at", "until_at", "error_code",
+                   "carrier_id", "ref_type_id", "ref_id"]  # fmt: skip
+        signals.load_query(
+            columns,
             f"""
-            INSERT INTO signal_batch
-                (seq, phone, action, reason, scope_id, occurred_at, until_at, error_code, carrier_id,
-                 ref_type_id, ref_id)
             SELECT seq, phone, action, reason, scope_id, occurred_at, until_at, error_code, carrier_id, %s, record_id
             FROM {self.staging} WHERE record_id IS NOT NULL AND action IS NOT NULL
             """,
             [ref_type],
         )
-        if connection.vendor == "postgresql":
-            execute("ANALYZE signal_batch")  # temporary tables are never auto-analyzed
+        signals.loaded()
 
-    def _write_effects(self) -> None:
+    def _write_effects(self, signals: SignalBatch) -> None:
         """Read back what each applied signal caused and write it on its record (R7)."""
         table = self.model._meta.db_table
         e = {effect.name: f"'{effect.value}'" for effect in Effect}  # our own vocabulary, never input
@@ -306,7 +306,7 @@ class SignalIntake:
             FROM (
                 SELECT b.ref_type_id, b.ref_id, b.action, b.scope_id, b.occurred_at, c.id AS contact_id,
                        COALESCE(b.carrier_id, c.carrier_id) AS carrier_id
-                FROM signal_batch b LEFT JOIN contacts_contact c ON c.phone = b.phone
+                FROM ({signals.signals_sql()}) b LEFT JOIN contacts_contact c ON c.phone = b.phone
             ) s
             WHERE {table}.id = s.ref_id
             """

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from contacts import ledger
 from contacts.services import Action, signal_batch
-from contacts.staging import execute
 from reports import s3, services
 from reports.models import CarrierNotice, DeactivationReport
 from reports.parsing import NotAReport, ParseStats
@@ -73,9 +72,9 @@ def _refill_from(report: DeactivationReport, today: date, result: RebuildResult)
 def _refill_from_notices(result: RebuildResult) -> None:
     events = [CarrierNotice.Event.DEACTIVATED, CarrierNotice.Event.DISCONNECTED]
     with transaction.atomic(), signal_batch() as batch:
-        result.notices = execute(
+        result.notices = batch.load_query(
+            ["seq", "phone", "action", "reason", "occurred_at", "ref_type_id", "ref_id"],
             f"""
-            INSERT INTO {batch.name} (seq, phone, action, reason, occurred_at, ref_type_id, ref_id)
             SELECT id, phone, %s, event, occurred_at, %s, id FROM {CarrierNotice._meta.db_table}
             WHERE status = %s AND event IN (%s, %s)
             """,
