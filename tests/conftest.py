@@ -109,6 +109,13 @@ def shared_media_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("media")
 
 
+@pytest.fixture(autouse=True)
+def _uploads_in_shared_media_root(settings, shared_media_root):
+    """Every test's uploads (reports, imports, exports) go to the session's temporary folder, never `media/`,
+    and where a worker or command process started by a test finds them too."""
+    settings.MEDIA_ROOT = str(shared_media_root)
+
+
 @pytest.fixture(scope="session")
 def celery_worker(redis_url, django_db_setup, django_db_blocker, tmp_path_factory, shared_media_root):
     """A real `celery worker` process on Redis, sharing the test database and uploaded files."""

@@ -72,12 +72,6 @@ def s3_reports(moto_client, s3_proxy, monkeypatch, settings) -> Iterator[ReportB
         reports.destroy()
 
 
-@pytest.fixture(autouse=True)
-def _uploads_in_shared_media_root(settings, shared_media_root):
-    """Uploaded reports go where a worker or command process started by a test finds them too."""
-    settings.MEDIA_ROOT = str(shared_media_root)
-
-
 @pytest.fixture
 def smtp(settings) -> Iterator[Inbox]:
     """Alerts go by real SMTP to a server in this process; its inbox is what the on-call engineer gets."""

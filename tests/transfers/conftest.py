@@ -13,11 +13,6 @@ from transfers.models import ImportJob
 SUBSCRIPTIONS_HEADER = "phone,sender_code,list,opted_in_at,email,carrier\n"
 
 
-@pytest.fixture(autouse=True)
-def _uploads_in_shared_media_root(settings, shared_media_root):
-    settings.MEDIA_ROOT = str(shared_media_root)
-
-
 @pytest.fixture
 def staff(db):
     def make(group: str) -> User:
