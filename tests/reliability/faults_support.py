@@ -21,8 +21,8 @@ from celery import Celery
 from django.db import connection
 
 from tests.conftest import ROOT, child_env, require
-from tests.reports.test_command import backend_gone, other_backend  # noqa: F401  (for the fault tests)
 from tests.s3_endpoint import free_port
+from tests.support.backends import backend_gone, other_backend  # noqa: F401  (for the fault tests)
 
 # The tables an ingest writes. Each is read without the columns that differ between two runs doing the
 # same thing: ids drawn from sequences (a rolled-back insert still uses some up) and the clock.

@@ -13,7 +13,7 @@ from reports.models import DeactivationReport
 from tests.reliability import faults_support
 from tests.reliability.faults_support import consent_state, producer, wait_until
 from tests.reports.builders import DAY, numbers, report_csv, subscribe_many, upload
-from tests.reports.test_command import loading_rows, subscriptions_frozen, waiting_to_opt_out
+from tests.support.backends import loading_rows, subscriptions_frozen, waiting_to_opt_out
 
 broker, celery_processes = faults_support.broker, faults_support.celery_processes
 

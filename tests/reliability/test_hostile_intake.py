@@ -25,8 +25,8 @@ from reports.notices import NoticeIntake
 from reports.receipts import ReceiptIntake
 from reports.views import MAX_BODY_BYTES
 from tests.factories import SubscriptionFactory
-from tests.reports.test_ingest import report_csv, upload
-from tests.reports.test_signal_api import VirtualBody
+from tests.reports.builders import report_csv, upload
+from tests.support.bodies import VirtualBody
 from tests.support.signing import RECEIPTS, SECRET, signature
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from contacts.models import Carrier, Subscription
 from reports import services
 from tests.factories import ContactFactory, SenderCodeFactory, SubscriberListFactory, SubscriptionFactory
-from tests.reports.test_ingest import report_csv, upload
+from tests.reports.builders import report_csv, upload
 from tests.support.phone_scan import leaks
 from tests.support.signing import NOTICES, RECEIPTS, SECRET, signature
 

@@ -19,7 +19,7 @@ from reports import health, services
 from reports.models import DeactivationReport
 from tests.conftest import ROOT, child_env
 from tests.reports.builders import DAY, numbers, report_csv, subscribe_many
-from tests.reports.test_command import backend_gone, subscriptions_frozen, wait_until, waiting_to_opt_out
+from tests.support.backends import backend_gone, subscriptions_frozen, wait_until, waiting_to_opt_out
 
 Status = DeactivationReport.Status
 committed = pytest.mark.django_db(transaction=True, serialized_rollback=True)

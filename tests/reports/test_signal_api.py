@@ -16,6 +16,7 @@ from reports.models import CarrierNotice, DeliveryReceipt
 from reports.views import MAX_BODY_BYTES, MAX_ITEMS
 from tests.factories import ContactFactory, SubscriptionFactory
 from tests.reports.builders import numbers, subscribe_many
+from tests.support.bodies import VirtualBody
 from tests.support.signing import NOTICES, RECEIPTS, SECRET, signature, wrong_signatures
 
 FIFTY_MB = 50 * 1024 * 1024
@@ -157,22 +158,6 @@ def test_carrier_notices_endpoint_answers_per_notice(client):
 
 
 # Oversize bodies: refused before they are read whole
-
-
-class VirtualBody:
-    """A request body of `size` bytes made on demand, counting what the server reads from it."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.read_bytes = 0
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.size - self.read_bytes if n is None or n < 0 else min(n, self.size - self.read_bytes)
-        self.read_bytes += n
-        return b" " * n
-
-    def readline(self, n: int = -1) -> bytes:
-        return self.read(n)
 
 
 def test_a_50_mb_body_is_refused_with_413(client):
