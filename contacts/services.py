@@ -7,7 +7,8 @@ an operator's click is a batch of one; a 9M-row backfill is a batch of millions.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
@@ -47,6 +48,8 @@ class SuspensionNotSupported(ValueError):
 
 # Reasons that end an active suspension before opting out (R5): the line is gone for good.
 ENDS_SUSPENSION = (Reason.DEACTIVATED, Reason.DISCONNECTED)
+# A signal's index probe costs about what reading eight contacts does (PostgreSQL; _contacts_probed_by_index).
+PROBE_RATIO = 8
 
 
 @dataclass(frozen=True)
@@ -135,14 +138,15 @@ def apply_staged_signals(batch: SignalBatch, *, source: Source, now: datetime | 
     # SQLite joins by probing the contacts' phone index once per signal: in the batch's phone order (its index,
     # SignalBatch.loaded) the probes walk that index's pages in order — 1.9 s against 4.5 s for a million.
     in_phone_order = " ORDER BY b.phone" if connection.vendor == "sqlite" else ""
-    execute(
-        f"""
-        CREATE TEMPORARY TABLE signal_match AS
-        SELECT b.seq, c.id AS contact_id, b.action, b.reason, b.scope_id, b.occurred_at, b.until_at, b.error_code,
-               b.carrier_id, b.ref_type_id, b.ref_id
-        FROM ({batch.signals_sql()}) b JOIN contacts_contact c ON c.phone = b.phone{in_phone_order}
-        """
-    )
+    with _contacts_probed_by_index(out.signals):
+        execute(
+            f"""
+            CREATE TEMPORARY TABLE signal_match AS
+            SELECT b.seq, c.id AS contact_id, b.action, b.reason, b.scope_id, b.occurred_at, b.until_at,
+                   b.error_code, b.carrier_id, b.ref_type_id, b.ref_id
+            FROM ({batch.signals_sql()}) b JOIN contacts_contact c ON c.phone = b.phone{in_phone_order}
+            """
+        )
     if connection.vendor == "postgresql":
         execute("ANALYZE signal_match")
     out.not_found = out.signals - fetch_int("SELECT COUNT(*) FROM signal_match")
@@ -154,6 +158,36 @@ def apply_staged_signals(batch: SignalBatch, *, source: Source, now: datetime | 
     execute("DROP TABLE signal_match")
     log.info("signals applied source=%s %s", source, " ".join(f"{k}={v}" for k, v in out.counts().items() if v))
     return out
+
+
+@contextmanager
+def _contacts_probed_by_index(signals: int) -> Iterator[None]:
+    """On PostgreSQL, find a batch's contacts through the phone index when the contacts far outnumber it.
+
+    The planner hashes the batch and reads every contact — 1.6 s with 200,000 contacts, but 32 s with
+    20,000,000 for a million-row report, against 7 s for a million index probes (measured here; the planner
+    prices each probe as a disk read). Below the ratio the hash join stays, being the faster there.
+    """
+    if connection.vendor != "postgresql" or not match_by_index(_contacts_estimate(), signals):
+        yield
+        return
+    execute("SET LOCAL enable_hashjoin = off")
+    execute("SET LOCAL enable_mergejoin = off")
+    try:
+        yield
+    finally:
+        execute("SET LOCAL enable_hashjoin TO DEFAULT")
+        execute("SET LOCAL enable_mergejoin TO DEFAULT")
+
+
+def match_by_index(contacts: int, signals: int) -> bool:
+    """Whether probing the phone index once per signal beats reading every contact (PROBE_RATIO, measured)."""
+    return contacts > PROBE_RATIO * max(signals, 1)
+
+
+def _contacts_estimate() -> int:
+    """The planner's own count of contacts (pg_class.reltuples; -1 before the first ANALYZE)."""
+    return fetch_int("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = 'contacts_contact'::regclass")
 
 
 def _opt_out(out: Outcome, source: Source, now) -> None:

@@ -2,6 +2,10 @@
 
 import pytest
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from contacts import services
 from contacts.models import Carrier, OptOutEvent, Reason, Source, Subscription
 from contacts.services import Signal, apply_signals, opt_out
 from tests.factories import at
@@ -175,3 +179,32 @@ def test_r11_any_common_format_reaches_the_same_contact(subscription_factory, co
     opt_out(number=written, reason=Reason.OPERATOR, source=Source.OPERATOR, occurred_at=at("2026-11-20"))
     assert out_of(sub)
     assert Subscription.objects.opted_out().get().contact.phone == "+12025550143"
+
+
+def test_match_by_index_once_the_contacts_far_outnumber_the_batch():
+    # 20,000,000 contacts: a daily report (100,000 rows) or even a million-row file probes the phone index.
+    assert services.match_by_index(20_000_000, 100_000) and services.match_by_index(20_000_000, 1_000_000)
+    # 200,000 contacts and a million-row file: reading them all once is faster than a million probes.
+    assert not services.match_by_index(200_000, 1_000_000)
+
+
+@pytest.mark.parametrize("contacts_estimate", [3, 20_000_000], ids=["few contacts", "twenty million"])
+def test_r1_a_batch_finds_the_same_contacts_through_the_phone_index_as_by_reading_them_all(
+    subscription_factory, monkeypatch, contacts_estimate
+):
+    monkeypatch.setattr(services, "_contacts_estimate", lambda: contacts_estimate)  # what pg_class would say
+    subs = [subscription_factory() for _ in range(3)]
+    signals = [Signal(sub.contact.phone, at("2026-11-20"), Reason.DEACTIVATED) for sub in subs[:2]]
+    signals.append(Signal("+12025550100", at("2026-11-20"), Reason.DEACTIVATED))  # no contact has it
+
+    with CaptureQueriesContext(connection) as queries:
+        result = apply_signals(signals, source=Source.DEACTIVATION_REPORT)
+
+    assert (result.signals, result.matched_contacts, result.not_found, result.opted_out) == (3, 2, 1, 2)
+    assert [out_of(sub) for sub in subs] == [True, True, False]
+    if connection.vendor == "postgresql":
+        by_index = any(q["sql"] == "SET LOCAL enable_hashjoin = off" for q in queries.captured_queries)
+        assert by_index == (contacts_estimate > 1000)
+        with connection.cursor() as cursor:  # the planner's settings are back to the server's for what follows
+            cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
+            assert cursor.fetchone() == ("on", "on")
