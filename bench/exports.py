@@ -123,7 +123,7 @@ def write_doc(results: list[tuple[str, dict]]) -> None:
         "|---|---:|---:|---:|---:|---:|---:|:---:|",
         *(
             f"| {what} | {f['rows']:,} | {f['mb']:.0f} | {f['first']:.2f} | {f['seconds']:.1f} | "
-            f"{f['per_second']:,.0f} | {f['memory']:.0f} | {meets(f) if 'before' not in what else '—'} |"
+            f"{f['per_second']:,.0f} | {f['memory']:.0f} | {meets(f) if 'the same' not in what else '—'} |"
             for what, f in results
         ),  # fmt: skip
         "",

@@ -32,6 +32,7 @@ HOSTILE = [
     "\uff20at", "  =spaced", 'say "hi"', '"', "a,b", "line\nbreak", "cr\rlf", "\\.", " ", "+12025550143",
     "+12025550143\n", "+\u0661\u0662\u0660\u0662\u0665\u0665\u0665\u0660\u0661\u0664\u0663", "+1 (202) ***-0143",
     "+1 (202) ***-0143 ", "'=already", "trailing ", "\u00fcn\u00efc\u00f8d\u00e9", "x\\y", "",
+    "+1234567", "+123456", "+123456789012345", "+1234567890123456", "+0123456789", " +12025550143",
 ]  # fmt: skip
 STAMPS = [datetime(2026, 11, 20, 10, tzinfo=UTC), datetime(2026, 11, 20, 10, 0, 1, 123456, tzinfo=UTC),
           datetime(2026, 11, 20, 10, 0, 2, 1, tzinfo=UTC)]  # fmt: skip
@@ -78,6 +79,7 @@ def test_the_database_writes_the_same_bytes_as_python_hostile_cells_included(pro
     assert "'=1+1" in emails and "'\tTAB" in emails and "'  =spaced" in emails and "+12025550143" in emails
     assert "'+12025550143\n" in emails  # a number with a newline after it is no number
     assert "'" + HOSTILE[23] in emails  # E.164 digits are ASCII ones
+    assert {"+1234567", "'+123456", "+123456789012345", "'+1234567890123456", "'+0123456789"} <= set(emails)
     stamps = {row[3] for row in contacts[1:]}
     assert {
         "2026-11-20T10:00:00+00:00",
