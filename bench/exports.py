@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from urllib.parse import urlparse
 
 PG_URL = os.environ.get("BENCH_EXPORTS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/smsprogram_bench_exports")
@@ -83,16 +84,20 @@ def measure(stream) -> dict:
 
 
 def run() -> list[tuple[str, dict]]:
+    from bench.screens import NOW
     from contacts.exports import OptedOutFilter, opted_out_export
     from contacts.models import SenderCode
 
-    code = SenderCode.objects.order_by("code").first()
+    code, busiest = SenderCode.objects.order_by("code")[:2]
+    month = OptedOutFilter(sender_code=busiest, since=NOW - timedelta(days=30), until=NOW)
     cases = [
         ("`export_opted_out` (every sender code, oldest first)",
          lambda: opted_out_export(OptedOutFilter(newest_first=False)).stream()),
         (f"Opted-Out tab download, sender code {code.code} (newest first)",
          lambda: opted_out_export(OptedOutFilter(sender_code=code)).stream()),
-        ("before issue 20: the same download through `.iterator()` and the csv module",
+        (f"Opted-Out tab download, sender code {busiest.code}, last 30 days (a size streamed in the request)",
+         lambda: opted_out_export(month).stream()),
+        ("before issue 20: the Opted-Out tab download above through `.iterator()` and the csv module",
          lambda: opted_out_export(OptedOutFilter(sender_code=code)).stream(copy=False)),
     ]  # fmt: skip
     results = []
@@ -118,14 +123,28 @@ def write_doc(results: list[tuple[str, dict]]) -> None:
         "export is read to its end as a download reads it (contacts.exports' 256 KB chunks), in one process;",
         "*first row* is the time from asking to the first chunk holding a data row. Targets: ≥ 200,000 rows/s and",
         "the first row within 1 s (issue 20). Memory is the growth of the reading process's resident set.",
+        f"Load average while it ran: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work shared them).",
         "",
         "| export | rows | MB | first row s | total s | rows/s | memory MB | meets targets |",
         "|---|---:|---:|---:|---:|---:|---:|:---:|",
         *(
             f"| {what} | {f['rows']:,} | {f['mb']:.0f} | {f['first']:.2f} | {f['seconds']:.1f} | "
-            f"{f['per_second']:,.0f} | {f['memory']:.0f} | {meets(f) if 'the same' not in what else '—'} |"
+            f"{f['per_second']:,.0f} | {f['memory']:.0f} | {meets(f) if 'before' not in what else '—'} |"
             for what, f in results
         ),  # fmt: skip
+        "",
+        "**Where the time goes** (by hand, `EXPLAIN (ANALYZE, BUFFERS)` and `COPY … TO '/dev/null'` on the same data",
+        "and machine, 1,000,000 rows, load average 7–9): the query itself — hash joins of the opted-out",
+        "subscriptions with contacts and opt-out events, then the sort into the export's order — takes 6–7.5 s",
+        "of the ~10 s server time, and no row leaves before the sort is done; the cells' text and formula escaping",
+        "add 1.6 s (1.05 s → 2.7 s for COPY of the same rows from a table), after making the escape's E.164 test",
+        "a length check plus `^\\+[1-9][0-9]*$` (PostgreSQL's engine runs `{6,14}` about 4× slower) and whole-second",
+        "timestamps `::text` instead of `to_char` (0.4 s vs 1.1 s a million). JIT compiled the plan for 1.6 s",
+        "before the first row; the export turns it off. A plan forced onto nested loops over the primary keys",
+        "(hash and merge joins off) sends its first rows at once but took 23 s in all (contact lookups out of",
+        "the 128 MB default shared_buffers), so the planner keeps its choice. **Not met**: on this shared",
+        "2-core machine neither 200,000 rows/s nor the first row within 1 s; the export is 3–4× the old rate",
+        "and its first row 3× earlier, in flat memory.",
         "",
         "Exports of more than `EXPORT_DIRECT_MAX_ROWS` (200,000) rows are not streamed in the request: a Celery",
         "worker writes the same bytes to a file (the job's page shows progress and then offers the download), so",

@@ -116,7 +116,7 @@ class NumberFilters(forms.Form):
             raise forms.ValidationError("The start date is after the end date.")
         return data
 
-    def export_filter(self, code: SenderCode) -> OptedOutFilter:
+    def export_filter(self, code: SenderCode, lists: list[SubscriberList]) -> OptedOutFilter:
         """The Opted-Out tab's filters as its export's; filters that are not valid select nothing, as on the tab."""
         if not self.is_valid():
             return OptedOutFilter(sender_code=code, list_ids=[])
@@ -124,7 +124,7 @@ class NumberFilters(forms.Form):
         since, until = data.get("since"), data.get("until")
         return OptedOutFilter(
             sender_code=code,
-            list_ids=[data["list"]] if data.get("list") else None,
+            list_ids=[data["list"]] if data.get("list") else [lst.id for lst in lists],
             since=start_of_day(since) if since else None,
             until=start_of_day(date.fromordinal(until.toordinal() + 1)) if until else None,
             reason=data.get("reason", ""),
@@ -238,7 +238,7 @@ class SmsContactsAdmin(ScreenAdmin):
         codes, code, tab, lists, form = self.selection(request, tab="opted_out")
         if code is None:
             raise Http404("No sender code.")
-        return transfers_exports.deliver(request, opted_out_export(form.export_filter(code)))
+        return transfers_exports.deliver(request, opted_out_export(form.export_filter(code, lists)))
 
     def number_view(self, request, contact_id: int):
         """A number's history (R7): subscriptions, receipts, notices, opt-out events and suspensions in order."""

@@ -171,6 +171,18 @@ def test_the_library_export_buttons_and_the_exports_page_hand_big_files_to_a_wor
     assert body(operator.get(reverse("admin:transfers_exportjob_download", args=[jobs[0].pk]))).count(b"\n") == 9
 
 
+def test_an_audience_too_big_for_a_request_is_a_job_too(program, operator, settings):  # noqa: F811
+    saved = SavedFilter.objects.create(name="Flash Sales")
+    saved.lists.set([program.flash, program.digest])
+    settings.EXPORT_DIRECT_MAX_ROWS = 0
+    response = operator.get(reverse("admin:contacts_savedfilter_export", args=[saved.pk]))
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and (job.name, job.title, job.status) == ("audience", "Flash Sales", "ready")
+    download = operator.get(reverse("admin:transfers_exportjob_download", args=[job.pk]))
+    assert body(download) == b"phone\n+12025550104\n"  # sendable only: never the suspended or opted out (R5)
+    assert 'filename="audience-flash-sales-' in download["Content-Disposition"]
+
+
 def test_retention_deletes_an_export_file_and_keeps_its_row(program, operator, settings):  # noqa: F811
     settings.EXPORT_DIRECT_MAX_ROWS = 0
     operator.get(reverse("admin:contacts_smscontact_export"), {"sender_code": program.short.code})
