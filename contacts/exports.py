@@ -43,6 +43,7 @@ class Export:
     permission: str = "contacts.export_numbers"  # raw numbers need it (R12)
     title: tuple[str, ...] = ()  # the download name's further parts (a sender code…)
     at_most: int | None = None  # rows there can be at most, when something cheaper than a count knows (tallies)
+    exact: bool = False  # at_most is the number of rows itself
     with_header: bool = True
 
     @property
@@ -208,6 +209,10 @@ def opted_out_export(chosen: OptedOutFilter) -> Export:
     order = ("-opted_out_at", "-id") if chosen.newest_first else ("opted_out_at", "id")
     export = Export("opted-out", OPTED_OUT_COLUMNS, subs.order_by(*order), title=title)
     export.at_most = _tallied_bound(chosen, list_ids)
+    # The tallies count by list, reason and UTC day: exactly the rows, unless a filter they do not hold (source,
+    # number) or a period boundary inside a day takes some away.
+    whole_days = all(moment is None or moment == start_of_day(moment.date()) for moment in (chosen.since, chosen.until))
+    export.exact = whole_days and not chosen.source and not chosen.phone
     return export
 
 

@@ -1,9 +1,9 @@
 """Exports that are never cut off: streamed in the request when they are small, written by a worker when not.
 
 A streamed response must end inside the web server's worker timeout (gunicorn kills a sync worker after 30 s
-by default, mid-file, and the browser keeps a truncated CSV). So before streaming, an export is sized: the
-tallies' bound when it has one, else a count that stops at EXPORT_DIRECT_MAX_ROWS + 1 rows (it reads no more
-than the streamed export would). Bigger exports become an ExportJob: a Celery worker writes the whole file
+by default, mid-file, and the browser keeps a truncated CSV). So before streaming, an export is sized: by the
+tallies when they know its size (or a bound under the limit), else by a count that stops at
+EXPORT_DIRECT_MAX_ROWS + 1 rows (it reads no more than the streamed export would). Bigger exports become an ExportJob: a Celery worker writes the whole file
 (the same bytes, the same COPY), its page shows the progress, and a permission-checked view hands the file
 out when it is ready. The retention task deletes the file after UPLOAD_RETENTION_DAYS; the row stays.
 """
@@ -38,8 +38,8 @@ Status = ExportJob.Status
 def small_enough(export: Export) -> bool:
     """Whether the export fits in a request: at most EXPORT_DIRECT_MAX_ROWS rows."""
     limit = settings.EXPORT_DIRECT_MAX_ROWS
-    if export.at_most is not None and export.at_most <= limit:
-        return True
+    if export.at_most is not None and (export.at_most <= limit or export.exact):
+        return export.at_most <= limit
     return export.queryset.order_by()[: limit + 1].count() <= limit
 
 
