@@ -3,9 +3,10 @@
 A streamed response must end inside the web server's worker timeout (gunicorn kills a sync worker after 30 s
 by default, mid-file, and the browser keeps a truncated CSV). So before streaming, an export is sized: by the
 tallies when they know its size (or a bound under the limit), else by a count that stops at
-EXPORT_DIRECT_MAX_ROWS + 1 rows (it reads no more than the streamed export would). Bigger exports become an ExportJob: a Celery worker writes the whole file
-(the same bytes, the same COPY), its page shows the progress, and a permission-checked view hands the file
-out when it is ready. The retention task deletes the file after UPLOAD_RETENTION_DAYS; the row stays.
+EXPORT_DIRECT_MAX_ROWS + 1 rows (it reads no more than the streamed export would). Bigger exports become an
+ExportJob: a Celery worker writes the whole file (the same bytes, the same COPY), its page shows the progress,
+and a permission-checked view hands the file out when it is ready. The retention task deletes the file after
+UPLOAD_RETENTION_DAYS; the row stays.
 """
 
 import json
