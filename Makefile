@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python -m bench.receipts_load
 	$(BIN)/python -m bench.screens
 	$(BIN)/python -m bench.ledger
+	$(BIN)/python -m bench.exports
 
 ci:
 	bash .ci/run

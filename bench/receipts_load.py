@@ -237,12 +237,15 @@ def run(port: int, secret: str, plan: Plan, *, seconds: float, clients: int) -> 
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], *, port: int, workers: int, log: Path) -> Iterator[subprocess.Popen]:
-    """The app under gunicorn's sync workers, as production serves it, until the block ends."""
+def gunicorn(
+    env: dict[str, str], *, port: int, workers: int, log: Path, timeout: int = 120
+) -> Iterator[subprocess.Popen]:
+    """The app under gunicorn's sync workers, as production serves it, until the block ends (`timeout`: seconds
+    before gunicorn kills a worker busy with one request; its own default is 30)."""
     with log.open("ab") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "smsprogram.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--timeout", "120"],
+             "--workers", str(workers), "--timeout", str(timeout)],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

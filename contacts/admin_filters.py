@@ -12,8 +12,9 @@ from django.utils.html import format_html
 
 from contacts import screens
 from contacts.admin_screens import EXPORT_PERMISSION
-from contacts.csvio import csv_download, csv_lines
+from contacts.exports import Column, Export
 from contacts.models import HasEmail, SavedFilter, Source
+from transfers import exports as transfers_exports
 
 
 class ListChoices(forms.ModelMultipleChoiceField):
@@ -120,8 +121,8 @@ class SavedFilterAdmin(admin.ModelAdmin):
         saved = get_object_or_404(SavedFilter, pk=pk)
         if not (self.has_view_permission(request, saved) and request.user.has_perm(EXPORT_PERMISSION)):
             raise PermissionDenied
-        rows = ((phone,) for phone in saved.numbers().iterator(chunk_size=screens.EXPORT_CHUNK))
-        return csv_download(csv_lines(["phone"], rows), "audience", saved.name)
+        export = Export("audience", [Column("phone", "phone")], saved.numbers(), title=(saved.name,))
+        return transfers_exports.deliver(request, export)
 
     def count_view(self, request) -> HttpResponse:
         """The live count of an audience being edited, from the form's fields (no save needed)."""

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from contacts import number_search, phones, screens
-from contacts.csvio import csv_download, csv_lines
+from contacts.exports import OptedOutFilter, opted_out_export
 from contacts.history import number_history
 from contacts.models import (
     Contact,
@@ -28,9 +28,10 @@ from contacts.models import (
     start_of_day,
 )
 from contacts.services import list_counts
+from smsprogram.admin_site import ReadOnlyAdmin
+from transfers import exports as transfers_exports
 
 EXPORT_PERMISSION = "contacts.export_numbers"
-OPTED_OUT_HEADER = ["phone", "sender_code", "list", "reason", "source", "error_code", "occurred_at"]
 
 
 def query(params: QueryDict, **changes) -> str:
@@ -43,17 +44,8 @@ def query(params: QueryDict, **changes) -> str:
     return f"?{params.urlencode()}" if params else "?"
 
 
-class ScreenAdmin(admin.ModelAdmin):
+class ScreenAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """A proxy model whose changelist is a screen: viewing only; nothing here adds, edits or deletes."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def screen_url(self, name: str) -> str:
         return f"{self.opts.app_label}_{self.opts.model_name}_{name}"
@@ -123,6 +115,22 @@ class NumberFilters(forms.Form):
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("The start date is after the end date.")
         return data
+
+    def export_filter(self, code: SenderCode, lists: list[SubscriberList]) -> OptedOutFilter:
+        """The Opted-Out tab's filters as its export's; filters that are not valid select nothing, as on the tab."""
+        if not self.is_valid():
+            return OptedOutFilter(sender_code=code, list_ids=[])
+        data = self.cleaned_data
+        since, until = data.get("since"), data.get("until")
+        return OptedOutFilter(
+            sender_code=code,
+            list_ids=[data["list"]] if data.get("list") else [lst.id for lst in lists],
+            since=start_of_day(since) if since else None,
+            until=start_of_day(date.fromordinal(until.toordinal() + 1)) if until else None,
+            reason=data.get("reason", ""),
+            source=data.get("source", ""),
+            phone=data.get("q", ""),
+        )
 
     def filter(self, subscriptions):
         """Narrow subscriptions to what the filters ask for; none at all when the filters are not valid."""
@@ -230,11 +238,7 @@ class SmsContactsAdmin(ScreenAdmin):
         codes, code, tab, lists, form = self.selection(request, tab="opted_out")
         if code is None:
             raise Http404("No sender code.")
-        subs = self.opted_out(form, lists).order_by("-opted_out_at", "-id")
-        fields = ["contact__phone", "list__sender_code__code", "list__name", "opt_out_reason",
-                  "opt_out_event__source", "opt_out_event__error_code", "opted_out_at"]  # fmt: skip
-        rows = screens.stream_rows(subs, fields, lambda row: (*row[:5], row[5] or "", row[6].isoformat()))
-        return csv_download(csv_lines(OPTED_OUT_HEADER, rows), "opted-out", code.code)
+        return transfers_exports.deliver(request, opted_out_export(form.export_filter(code, lists)))
 
     def number_view(self, request, contact_id: int):
         """A number's history (R7): subscriptions, receipts, notices, opt-out events and suspensions in order."""

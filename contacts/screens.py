@@ -6,7 +6,7 @@ page are capped; the chart and dashboard read the per-list tallies the database 
 """
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -29,7 +29,6 @@ from contacts.models import (
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # past this a page says "10,000+" instead of counting millions
-EXPORT_CHUNK = 2_000
 
 # Every chart and table shows the reasons in this order and these colours (Okabe–Ito, safe for colour blindness).
 REASON_COLORS: dict[str, str] = {
@@ -355,9 +354,3 @@ def sendable_subscriptions(list_ids: Iterable[int]) -> models.QuerySet:
 
 def sender_code_lists(code: SenderCode) -> list[SubscriberList]:
     return list(code.lists.order_by("name"))
-
-
-def stream_rows(qs: models.QuerySet, fields: list[str], shape: Callable[[tuple], tuple]) -> Iterator[tuple]:
-    """Rows for a CSV export, fetched in chunks (a server-side cursor on PostgreSQL): flat memory."""
-    for values in qs.values_list(*fields).iterator(chunk_size=EXPORT_CHUNK):
-        yield shape(values)

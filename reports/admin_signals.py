@@ -12,6 +12,7 @@ from django.utils.safestring import mark_safe
 from contacts.admin import NumberSearchMixin
 from contacts.models import CarrierErrorCode, OptOutEvent, Suspension
 from reports.models import CarrierNotice, DeliveryReceipt
+from smsprogram.admin_site import ReadOnlyAdmin
 from transfers.admin_mixins import CSVImportMixin
 from transfers.resources import NoticeImport, ReceiptImport
 
@@ -41,20 +42,11 @@ class ErrorCodeFilter(admin.SimpleListFilter):
         return queryset.filter(error_code=int(value)) if CODE.fullmatch(value) else queryset.none()
 
 
-class SignalRecordAdmin(NumberSearchMixin, admin.ModelAdmin):
+class SignalRecordAdmin(ReadOnlyAdmin, NumberSearchMixin, admin.ModelAdmin):
     """Read-only: staff look, the intake writes."""
 
     date_hierarchy = "occurred_at"
     show_full_result_count = False  # millions of rows: no second COUNT(*) per page
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="What it caused")
     def caused(self, obj):

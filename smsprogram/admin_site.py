@@ -94,3 +94,17 @@ class BackOffice(admin.AdminSite):
             admin_class = type(admin_class.__name__, (BoundedLookups, admin_class),
                                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__})  # fmt: skip
         super().register(model_or_iterable, admin_class, **options)
+
+
+class ReadOnlyAdmin:
+    """A ModelAdmin whose rows staff look at but never add, edit or delete here (screens, signal records, jobs):
+    something else writes them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

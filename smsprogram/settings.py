@@ -142,6 +142,10 @@ IMPORT_EXPORT_TMP_STORAGE_CLASS = "transfers.admin_mixins.PendingImportStorage"
 # upload by a daily task; the report and job rows, and their counts, stay.
 UPLOAD_MAX_MB = env.int("UPLOAD_MAX_MB", default=1024)
 UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=90)
+# An export of more rows than this is written by a worker and offered for download when ready, instead of
+# streamed in the request: a streamed response must end inside gunicorn's worker timeout (30 s by default),
+# slow client included. 200,000 rows is about 16 MB, a second of database time.
+EXPORT_DIRECT_MAX_ROWS = env.int("EXPORT_DIRECT_MAX_ROWS", default=200_000)
 FILE_UPLOAD_HANDLERS = [
     "smsprogram.uploads.SizeLimitUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

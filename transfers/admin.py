@@ -17,10 +17,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from contacts.csvio import csv_download
 from reports.admin_held import HeldDecisionsAdmin
-from smsprogram.uploads import name_refusal, stored_file
-from transfers import services
+from smsprogram.uploads import name_refusal
+from transfers import exports, services
+from transfers.admin_exports import JobPages
 from transfers.admin_mixins import IMPORT_PERMISSION
 from transfers.models import ImportJob, ImportKind
 from transfers.resources import EXPORTS, IMPORTS, may_create_lists
@@ -40,7 +40,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(HeldDecisionsAdmin, admin.ModelAdmin):
+class ImportJobAdmin(JobPages, HeldDecisionsAdmin, admin.ModelAdmin):
     list_display = ("created_at", "kind", "file_name", "status_shown", "progress", "counts", "created_by")
     list_filter = ("status", "kind")
     list_select_related = ("created_by",)
@@ -49,15 +49,6 @@ class ImportJobAdmin(HeldDecisionsAdmin, admin.ModelAdmin):
     readonly_fields = fields
     change_list_template = "admin/transfers/importjob/change_list.html"
     change_form_template = "admin/transfers/importjob/change_form.html"
-
-    def has_add_permission(self, request):
-        return False  # jobs start from the import form, never a blank add form
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -140,7 +131,7 @@ class ImportJobAdmin(HeldDecisionsAdmin, admin.ModelAdmin):
         if not request.user.has_perm(resource.permission):
             raise PermissionDenied
         sender_code = request.GET.get("sender_code") or None
-        return csv_download(resource().lines(resource().queryset(sender_code)), name)
+        return exports.deliver(request, resource().export(resource().queryset(sender_code)))
 
     def decide(self, pk: int, decision: str, user) -> ImportJob:
         """A held notice, receipts or opt-out file: the service `release_report --import` calls (exactly once)."""
@@ -160,14 +151,6 @@ class ImportJobAdmin(HeldDecisionsAdmin, admin.ModelAdmin):
     def _require_import_permission(self, request) -> None:
         if not request.user.has_perm(IMPORT_PERMISSION):
             raise PermissionDenied
-
-    @admin.display(description="Stored file")
-    def stored(self, obj):
-        return stored_file(obj)
-
-    @admin.display(description="Status", ordering="status")
-    def status_shown(self, obj):
-        return obj.get_status_display()
 
     @admin.display(description="Progress")
     def progress(self, obj):

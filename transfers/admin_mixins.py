@@ -32,9 +32,8 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied, Suspi
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import reverse
 
-from contacts.csvio import csv_download
 from smsprogram.uploads import name_refusal
-from transfers import services
+from transfers import exports, services
 from transfers.resources import ExportResource, ImportResource
 
 # Only Operator and Admin hold it (contacts/roles.py): starting and confirming an import (R12).
@@ -194,7 +193,7 @@ class StreamingExportMixin(ExportMixin):
             info = self.opts.app_label, self.opts.model_name
             return HttpResponseRedirect(reverse("admin:%s_%s_changelist" % info) + f"?{ERROR_FLAG}=1")
         resource = self.get_export_resource_classes(request)[0]()
-        return csv_download(resource.lines(queryset), resource.name)
+        return exports.deliver(request, resource.export(queryset))
 
 
 class CSVImportExportMixin(CSVImportMixin, StreamingExportMixin):

@@ -11,7 +11,20 @@ class ImportKind(models.TextChoices):
     CARRIER_NOTICES = "carrier_notices", "Carrier notices"
 
 
-class ImportJob(models.Model):
+class JobRecord(models.Model):
+    """Who started a file job and when, and how it ended: shared by imports and exports."""
+
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
+class ImportJob(JobRecord):
     """One uploaded file: previewed before anything is written, applied once and in one transaction when confirmed."""
 
     class Status(models.TextChoices):
@@ -44,14 +57,9 @@ class ImportJob(models.Model):
     preview = models.JSONField(default=dict, blank=True, help_text="What the dry run counted.")
     result = models.JSONField(default=dict, blank=True, help_text="What applying the file did.")
     samples = models.JSONField(default=list, blank=True, help_text="Invalid and refused rows: line and reason.")
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(JobRecord.Meta):
         verbose_name = "CSV import"
 
     def __str__(self) -> str:
@@ -60,3 +68,43 @@ class ImportJob(models.Model):
     @property
     def percent(self) -> int:
         return min(100, 100 * self.rows_done // self.rows_total) if self.rows_total else 0
+
+
+class ExportJob(JobRecord):
+    """An export too big for a request: written to a file by a worker, then offered for download to staff who may
+    have it. Who asked and what for stays on record; the file goes after UPLOAD_RETENTION_DAYS."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Writing"
+        READY = "ready", "Ready to download"
+        FAILED = "failed", "Failed"
+
+    name = models.CharField(max_length=40, help_text="Which export: opted-out, subscriptions…")
+    title = models.CharField(max_length=255, blank=True, help_text="What it covers, as the file name says.")
+    model = models.CharField(max_length=100, help_text="app_label.model of the rows")
+    # The export's query, pickled as Django documents (QuerySet.query): written and read by this app only.
+    query = models.BinaryField()
+    columns = models.JSONField(help_text="[[header, ORM path], …]")
+    permission = models.CharField(max_length=100, help_text="Needed to download the file.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    rows_total = models.PositiveBigIntegerField(default=0, help_text="Rows expected (an estimate, at most).")
+    rows_done = models.PositiveBigIntegerField(default=0)
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+    file_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the file was deleted, UPLOAD_RETENTION_DAYS after it was asked for."
+    )
+    size = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(JobRecord.Meta):
+        verbose_name = "CSV export"
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.title}".strip()
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.READY:
+            return 100
+        return min(99, 100 * self.rows_done // self.rows_total) if self.rows_total else 0

@@ -4,13 +4,12 @@ An import resource reads the uploaded CSV as a stream and hands it to the domain
 batch (`apply_opt_ins`, `apply_signals`, the receipts and notices intake): never a save per row. Its
 `import_data(dry_run=True)` runs the very same statements inside a transaction that is rolled back, so
 the preview counts are what confirming will do. Export resources declare their columns with the
-library's fields and stream rows from `.iterator()`, every cell formula-escaped (R12).
+library's fields and stream as contacts.exports does (COPY on PostgreSQL), every cell formula-escaped (R12).
 """
 
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import BinaryIO, ClassVar
 
 from import_export import resources
@@ -23,7 +22,8 @@ from django.utils import timezone
 
 from contacts import phones
 from contacts.consent import apply_opt_ins
-from contacts.csvio import SAMPLES, BadFile, RowErrors, csv_lines, parse_timestamp, read_rows
+from contacts.csvio import SAMPLES, BadFile, RowErrors, parse_timestamp, read_rows
+from contacts.exports import Column, Export
 from contacts.models import Contact, OptOutEvent, Reason, SenderCode, Source, Subscription
 from contacts.reengagement import state as reengagement_state
 from contacts.services import Signal, apply_signals
@@ -272,21 +272,11 @@ class ExportResource(resources.Resource):
     def queryset(self, sender_code: str | None = None) -> models.QuerySet:
         raise NotImplementedError
 
-    def lines(self, queryset: models.QuerySet | None = None) -> Iterator[str]:
-        """The header and every row as formula-safe CSV lines."""
-        fields = self.get_export_fields()
-        paths = [f.attribute for f in fields]
+    def export(self, queryset: models.QuerySet | None = None) -> Export:
+        """The rows as an export (contacts.exports): written by the database on PostgreSQL, formula-safe."""
         queryset = self.queryset() if queryset is None else queryset
-        rows = queryset.order_by(*self.order).values_list(*paths).iterator(chunk_size=5000)
-        return csv_lines(self.get_export_headers(), (tuple(map(cell, row)) for row in rows))
-
-
-def cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
+        columns = [Column(f.column_name, f.attribute) for f in self.get_export_fields()]
+        return Export(self.name, columns, queryset.order_by(*self.order), permission=self.permission)
 
 
 RAW_NUMBERS = "contacts.export_numbers"
@@ -328,9 +318,9 @@ class SubscriptionExport(ExportResource):
         subscriptions = Subscription.objects.all()
         return subscriptions.filter(list__sender_code__code=sender_code) if sender_code else subscriptions
 
-    def lines(self, queryset=None):
+    def export(self, queryset=None):
         queryset = self.queryset() if queryset is None else queryset
-        return super().lines(queryset.annotate(reengagement=reengagement_state()))
+        return super().export(queryset.annotate(reengagement=reengagement_state()))
 
 
 class OptOutEventExport(ExportResource):

@@ -1,6 +1,7 @@
 """Upload retention: a stored upload's file is deleted UPLOAD_RETENTION_DAYS after its upload (the row's created
 time). The report or import row stays, with its counts and samples, and says when its file went; a daily beat task
-runs this. It lives here, in the top layer, because it treats deactivation reports and imports alike.
+runs this. It lives here, in the top layer, because it treats deactivation reports and imports alike. A big
+export's file (ExportJob) goes the same way, that many days after it was asked for.
 """
 
 import logging
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from reports.models import DeactivationReport
-from transfers.models import ImportJob
+from transfers.models import ExportJob, ImportJob
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +32,17 @@ UNFINISHED = {
         ImportJob.Status.CONFIRMED,
         ImportJob.Status.HELD,
     ],
+    ExportJob: [ExportJob.Status.QUEUED, ExportJob.Status.RUNNING],
 }
 
 
 def remove_expired_uploads(*, now: datetime) -> dict[str, int]:
     """Delete the stored files of uploads older than UPLOAD_RETENTION_DAYS; returns how many, per kind of row."""
     cutoff = now - timedelta(days=settings.UPLOAD_RETENTION_DAYS)
-    removed = {"reports": _remove(DeactivationReport, cutoff, now), "imports": _remove(ImportJob, cutoff, now)}
-    log.info("uploads removed by retention reports=%d imports=%d days=%d", removed["reports"], removed["imports"],
-             settings.UPLOAD_RETENTION_DAYS)  # fmt: skip
+    removed = {"reports": _remove(DeactivationReport, cutoff, now), "imports": _remove(ImportJob, cutoff, now),
+               "exports": _remove(ExportJob, cutoff, now)}  # fmt: skip
+    log.info("uploads removed by retention reports=%d imports=%d exports=%d days=%d", removed["reports"],
+             removed["imports"], removed["exports"], settings.UPLOAD_RETENTION_DAYS)  # fmt: skip
     return removed
 
 

@@ -173,10 +173,11 @@ def fail(job: ImportJob, error: str) -> ImportJob:
 
 class JobProgress:
     """Rows read so far, written on a connection of its own so the admin sees it while the import's
-    transaction is open. SQLite allows one writer at a time, so there the count shows only at the end."""
+    transaction is open (or while an export's COPY holds the main connection). SQLite allows one writer at a
+    time, so there the count shows only at the end."""
 
-    def __init__(self, job_id: int):
-        self.job_id = job_id
+    def __init__(self, job_id: int, table: str = "transfers_importjob"):
+        self.job_id, self.table = job_id, table
         self.side = None
 
     def __enter__(self) -> "JobProgress":
@@ -193,4 +194,4 @@ class JobProgress:
         if self.side is None:
             return
         with self.side.cursor() as cursor:
-            cursor.execute("UPDATE transfers_importjob SET rows_done = %s WHERE id = %s", [rows, self.job_id])
+            cursor.execute(f"UPDATE {self.table} SET rows_done = %s WHERE id = %s", [rows, self.job_id])

@@ -2,7 +2,7 @@ from celery import shared_task
 
 from django.utils import timezone
 
-from transfers import retention, services
+from transfers import exports, retention, services
 from transfers.models import ImportJob
 
 
@@ -22,3 +22,9 @@ def apply_import(job_id: int) -> dict:
 def remove_expired_uploads() -> dict[str, int]:
     """Delete stored upload files older than UPLOAD_RETENTION_DAYS; beat runs it daily."""
     return retention.remove_expired_uploads(now=timezone.now())
+
+
+@shared_task(acks_late=True)
+def write_export(job_id: int) -> str:
+    """Write an export too big for a request to its file; its page then offers the download."""
+    return exports.write(job_id).status

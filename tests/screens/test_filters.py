@@ -88,7 +88,9 @@ def test_export_queries_do_not_grow_with_rows(program, operator_client, django_a
         Subscription(contact=person, list=program.flash, opted_in_at=days_ago(program.now, 5)) for person in people
     )
     saved = audience(program.flash)
-    with django_assert_max_num_queries(8):
+    # The page's own (session, user, codes, lists), sizing the export (issue 20), then one COPY between setting
+    # and resetting its session options on PostgreSQL: a constant, whatever the rows.
+    with django_assert_max_num_queries(10):
         response = operator_client.get(reverse("admin:contacts_savedfilter_export", args=[saved.pk]))
         lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == 1 + 251

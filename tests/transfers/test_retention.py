@@ -52,14 +52,18 @@ def test_files_older_than_the_retention_go_newer_ones_stay_and_every_row_keeps_i
 
     removed = tasks.remove_expired_uploads()  # the beat task, on the real clock: NOW is seconds ago
 
-    assert removed == {"reports": 1, "imports": 1}
+    assert removed == {"reports": 1, "imports": 1, "exports": 0}
     assert [paths[row].exists() for row in (old_report, new_report, old_job, new_job)] == [False, True, False, True]
     old_report.refresh_from_db()
     old_job.refresh_from_db()
     assert (old_report.file.name, old_report.status, old_report.opted_out, old_report.rows) == ("", "succeeded", 1, 1)
     assert (old_job.file.name, old_job.status, old_job.result["created"]) == ("", ImportJob.Status.APPLIED, 1)
     assert old_report.file_removed_at and old_job.file_removed_at
-    assert retention.remove_expired_uploads(now=timezone.now()) == {"reports": 0, "imports": 0}  # done once
+    assert retention.remove_expired_uploads(now=timezone.now()) == {
+        "reports": 0,
+        "imports": 0,
+        "exports": 0,
+    }  # done once
 
 
 def test_the_pages_say_the_file_was_removed_by_retention(admin_client, flash, staff):
@@ -113,7 +117,7 @@ def test_a_retention_setting_of_a_year_keeps_a_file_of_three_months(settings, fl
     settings.UPLOAD_RETENTION_DAYS = 365
     job = imported(flash, staff("Operator"), days=100)
 
-    assert retention.remove_expired_uploads(now=NOW) == {"reports": 0, "imports": 0}
+    assert retention.remove_expired_uploads(now=NOW) == {"reports": 0, "imports": 0, "exports": 0}
     assert stored(job).exists()
 
 

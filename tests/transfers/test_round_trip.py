@@ -22,7 +22,7 @@ def states() -> set[tuple]:
 
 
 def exported(resource) -> bytes:
-    return "".join(resource.lines()).encode()
+    return b"".join(resource.export().stream())
 
 
 def test_export_then_import_into_an_empty_database_gives_the_same_lists_and_states():

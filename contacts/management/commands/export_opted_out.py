@@ -1,13 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from contacts.csvio import parse_timestamp, write_csv
-from contacts.models import SenderCode, Subscription
+from contacts.csvio import parse_timestamp
+from contacts.exports import OPTED_OUT_COLUMNS, OptedOutFilter, opted_out_export, write_out
+from contacts.models import SenderCode
 
-HEADER = ["phone", "sender_code", "list", "reason", "source", "error_code", "occurred_at"]
+HEADER = [column.header for column in OPTED_OUT_COLUMNS]
 
 
 class Command(BaseCommand):
-    help = "Write opted-out subscriptions as CSV on stdout: " + ",".join(HEADER)
+    help = "Write opted-out subscriptions as CSV on stdout, oldest first: " + ",".join(HEADER)
 
     def add_arguments(self, parser):
         parser.add_argument("--sender-code")
@@ -19,17 +20,13 @@ class Command(BaseCommand):
             since, until = (parse_timestamp(v) if v else None for v in (since, until))
         except ValueError as exc:
             raise CommandError(f"--since/--until: {exc}") from None
-        subscriptions = Subscription.objects.opted_out_between(since, until)
+        code = None
         if sender_code:
-            if not SenderCode.objects.filter(code=sender_code).exists():
+            code = SenderCode.objects.filter(code=sender_code).first()
+            if code is None:
                 raise CommandError(f"no sender code {sender_code!r}")
-            subscriptions = subscriptions.filter(list__sender_code__code=sender_code)
-        rows = (
-            (phone, code, name, reason, source or "", error_code or "", at.isoformat())
-            for phone, code, name, reason, source, error_code, at in subscriptions.order_by("opted_out_at", "id")
-            .values_list("contact__phone", "list__sender_code__code", "list__name", "opt_out_reason",
-                         "opt_out_event__source", "opt_out_event__error_code", "opted_out_at")
-            .iterator(chunk_size=5000)
-        )  # fmt: skip
-        count = write_csv(self.stdout, HEADER, rows)
-        self.stderr.write(f"exported={count}")
+        stream = opted_out_export(
+            OptedOutFilter(sender_code=code, since=since, until=until, newest_first=False)
+        ).stream()
+        write_out(self.stdout, stream)
+        self.stderr.write(f"exported={stream.rows}")

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from contacts.exports import Column, Export, write_out
 from contacts.models import SubscriberList, Subscription
 
 
@@ -16,5 +17,6 @@ class Command(BaseCommand):
         except SubscriberList.DoesNotExist:
             raise CommandError(f"no list {list_name!r} on sender code {sender_code!r}") from None
         numbers = Subscription.objects.sendable().filter(list=lst).order_by("contact__phone")
-        for phone in numbers.values_list("contact__phone", flat=True).iterator(chunk_size=5000):
-            self.stdout.write(phone)
+        write_out(
+            self.stdout, Export("sendable", [Column("phone", "contact__phone")], numbers, with_header=False).stream()
+        )

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from contacts.exports import write_out
 from transfers.resources import EXPORTS
 
 
@@ -12,7 +13,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, name, sender_code, **options):
         resource = EXPORTS[name]()
-        count = -1  # the header is not a row
-        for count, line in enumerate(resource.lines(resource.queryset(sender_code))):
-            self.stdout.write(line, ending="")
-        self.stderr.write(f"exported={count}")
+        stream = resource.export(resource.queryset(sender_code)).stream()
+        write_out(self.stdout, stream)
+        self.stderr.write(f"exported={stream.rows}")
