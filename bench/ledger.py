@@ -243,6 +243,9 @@ def main() -> None:
         run.manage(run.PG_URL, "migrate", "-v0")
         load_s = float(os.environ.get("BENCH_LEDGER_LOAD_S", "nan"))
     else:
+        from django.db import connection
+
+        connection.close()  # the count above may have opened one; a database with a session cannot be dropped
         run.recreate_postgres()
         run.prepare(run.PG_URL, contacts)
         load_s = load_ledger(LEDGER_ROWS)
