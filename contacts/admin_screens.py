@@ -189,9 +189,11 @@ class SmsContactsAdmin(ScreenAdmin):
             count = screens.tallied_count(tab, ids, form.cleaned_data) if form.is_valid() else None
             about = None
             if count is None and tab == "opted_out" and form.is_valid() and form.cleaned_data.get("source"):
-                # No tally keeps the source: the planner's estimate, where counting would join every opt-out
-                # to its event (seconds at 20M subscriptions).
-                count = about = admin_counts.planned_rows(self.opted_out(form, lists))
+                # No tally keeps the source: past the cap, the planner's estimate, where counting up to the cap
+                # joins ten thousand opt-outs to their events (seconds at 20M subscriptions); below it, counted.
+                estimate = admin_counts.planned_rows(self.opted_out(form, lists))
+                if estimate is not None and estimate > screens.COUNT_CAP:
+                    count = about = estimate
             if tab == "opted_out":
                 page = screens.opted_out_page(self.opted_out(form, lists), cursor, newer, count)
                 page.about = about is not None

@@ -181,3 +181,15 @@ def test_a_search_matching_few_rows_pages_them_by_id(program, admin_client, smal
     assert [c.email for c in cl.result_list] == [f"few{i}@example.com" for i in (4, 3)]
     page = [q["sql"] for q in queries if "ORDER BY" in q["sql"] and "contacts_contact" in q["sql"]]
     assert page and all(" IN (" in sql for sql in page), "the page is read by the ids of the few matches"
+
+
+def test_a_source_filter_past_the_cap_shows_the_planners_estimate(postgres, program, operator_client, monkeypatch):
+    monkeypatch.setattr("contacts.screens.COUNT_CAP", 0)  # every estimate is past it
+    screen = reverse("admin:contacts_smscontact_changelist")
+    response = operator_client.get(
+        screen, {"sender_code": "+18885550100", "tab": "opted_out", "source": "carrier_notice"}
+    )
+    page = response.context["page"]
+    assert page.about and not page.capped and page.matches >= 1
+    assert f"about {page.matches}" in response.content.decode()
+    assert [row.phone for row in page.rows] == [program.ported.phone], "the rows themselves are exact"
