@@ -7,17 +7,20 @@ pages are views, and the actions here hand one batch of signals to `apply_signal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.html import format_html
 
-from contacts import number_search, phones
+from contacts import number_search, phones, screens, tallies
 from contacts.history import number_history, ref_link
 from contacts.models import (
     Carrier,
     CarrierErrorCode,
     Contact,
+    ListTally,
     OptOutEvent,
+    OptOutTally,
     Reason,
     SenderCode,
     Source,
@@ -110,6 +113,12 @@ class SenderCodeAdmin(admin.ModelAdmin):
         return obj.n_lists
 
 
+def tally_sum(model, column: str):
+    """A list's total in one of the tally tables (contacts.tallies), as a column of the lists' query."""
+    rows = model.objects.filter(list_id=OuterRef("pk")).order_by().values("list_id").annotate(n=Sum(column))
+    return Coalesce(Subquery(rows.values("n")), 0)
+
+
 @admin.register(SubscriberList)
 class SubscriberListAdmin(admin.ModelAdmin):
     list_display = ("name", "sender_code", "opted_in", "opted_out")
@@ -118,14 +127,11 @@ class SubscriberListAdmin(admin.ModelAdmin):
     search_fields = ("name", "sender_code__code")
 
     def get_queryset(self, request):
-        status = "subscriptions__status"
+        # The tallies the triggers keep (a few rows per list), never a count of the list's subscriptions.
         return (
             super()
             .get_queryset(request)
-            .annotate(
-                n_opted_in=Count("subscriptions", filter=Q(**{status: Subscription.Status.OPTED_IN})),
-                n_opted_out=Count("subscriptions", filter=Q(**{status: Subscription.Status.OPTED_OUT})),
-            )
+            .annotate(n_opted_in=tally_sum(ListTally, "subscribers"), n_opted_out=tally_sum(OptOutTally, "count"))
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -197,6 +203,28 @@ class SubscriptionAdmin(CSVImportExportMixin, NumberSearchMixin, ServiceManagedM
     raw_id_fields = ("contact", "list")  # never a <select> of millions of contacts
     show_full_result_count = False
     actions = ["opt_out_selected"]
+    TALLIED_FILTERS = {"status__exact", "opt_out_reason__exact", "list__sender_code__id__exact"}
+
+    def tallied_count(self, request, changelist) -> int | None:
+        """The changelist's count from the tallies, when it is filtered by status, reason and code only."""
+        params = {name: values[-1] for name, values in changelist.get_filters_params().items()}
+        if changelist.query or set(params) - self.TALLIED_FILTERS:
+            return None
+        status, reason = params.get("status__exact", ""), params.get("opt_out_reason__exact", "")
+        if status not in ("", *Subscription.Status.values) or (reason and status == Subscription.Status.OPTED_IN):
+            return None
+        lists = SubscriberList.objects.all()
+        if "list__sender_code__id__exact" in params:
+            code = screens.row_id(params["list__sender_code__id__exact"])
+            if code is None:
+                return None
+            lists = lists.filter(sender_code_id=code)
+        ids = list(lists.values_list("id", flat=True))
+        opted_in = 0
+        if not reason and status != Subscription.Status.OPTED_OUT:
+            opted_in = sum(totals.subscribers for totals in tallies.list_totals(ids).values())
+        opted_out = 0 if status == Subscription.Status.OPTED_IN else tallies.opted_out_count(ids, reason=reason)
+        return opted_in + opted_out
 
     @admin.action(description="Opt out selected (operator)", permissions=["opt_out"])
     def opt_out_selected(self, request, queryset):

@@ -12,8 +12,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, models
+from django.db.models import Exists, F, OuterRef
+
+# Row comparisons, (a, b) < (x, y): Django's own lookups for composite keys, spelt out as an OR where unsupported.
+from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.utils import timezone
 
 from contacts import phones, tallies
@@ -203,6 +206,7 @@ class Page:
     newer: str = ""  # cursor of the previous page, newer rows
     matches: int = 0  # subscriptions matching the filters, counted up to COUNT_CAP
     capped: bool = False
+    about: bool = False  # `matches` is the planner's estimate (a filter the tallies do not keep)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -268,11 +272,13 @@ def _keyset(qs: models.QuerySet, fields: tuple[str, ...], cursor: str, newer: bo
     op = "gt" if newer else "lt"
     if after and len(fields) == 2:
         (time_field, id_field), (at, pk) = fields, after
-        # The plain bound on the time lets an index range scan start at the cursor; the OR breaks ties.
-        qs = qs.filter(
-            Q(**{f"{time_field}__{op}e": at})
-            & (Q(**{f"{time_field}__{op}": at}) | Q(**{time_field: at, f"{id_field}__{op}": pk}))
-        )
+        # A row comparison, (time, id) < (at, pk): PostgreSQL starts the index range scan at the cursor itself,
+        # inside a run of rows that share one time (a daily report's opt-outs all do), instead of re-reading the
+        # run from its start on every page. Where row values are spelt out as an OR (SQLite), the plain bound
+        # on the time lets the scan start near the cursor.
+        qs = qs.filter((TupleGreaterThan if newer else TupleLessThan)((F(time_field), F(id_field)), (at, pk)))
+        if not connection.features.supports_tuple_lookups:
+            qs = qs.filter(**{f"{time_field}__{op}e": at})
     elif after:
         qs = qs.filter(**{f"{fields[0]}__{op}": after[0]})
     ascending = bool(after) and newer
@@ -291,6 +297,8 @@ def _keyset(qs: models.QuerySet, fields: tuple[str, ...], cursor: str, newer: bo
 
 def opted_out_page(qs: models.QuerySet, cursor: str = "", newer: bool = False, count: int | None = None) -> Page:
     """A page of opted-out numbers newest first; one row per number and moment it left (its lists together)."""
+    if count == 0:  # the tallies know there is none: no walk through an index to find that out
+        return Page([])
     keys, older_cursor, newer_cursor = _keyset(qs, ("opted_out_at", "contact_id"), cursor, newer)
     wanted = set(keys)
     subs = (
@@ -316,6 +324,8 @@ def opted_out_page(qs: models.QuerySet, cursor: str = "", newer: bool = False, c
 
 def subscribed_page(qs: models.QuerySet, cursor: str = "", newer: bool = False, count: int | None = None) -> Page:
     """A page of sendable numbers, newest contacts first, each with the lists it is on."""
+    if count == 0:  # the tallies know there is none: no walk through an index to find that out
+        return Page([])
     keys, older_cursor, newer_cursor = _keyset(qs, ("contact_id",), cursor, newer)
     ids = [pk for (pk,) in keys]
     rows = _rows_by_contact(qs.filter(contact_id__in=ids).select_related("contact__carrier", "list"), ids)
@@ -325,6 +335,8 @@ def subscribed_page(qs: models.QuerySet, cursor: str = "", newer: bool = False, 
 
 def suspended_page(subs: models.QuerySet, cursor: str = "", newer: bool = False, count: int | None = None) -> Page:
     """A page of numbers suspended while opted in to `subs`, latest first, with the lists they keep (R5)."""
+    if count == 0:  # the tallies know there is none: no walk through an index to find that out
+        return Page([])
     # From the few active suspensions to their subscriptions, never a scan of every subscription.
     suspensions = Suspension.objects.active().filter(Exists(subs.filter(contact_id=OuterRef("contact_id"))))
     keys, older_cursor, newer_cursor = _keyset(suspensions, ("started_at", "id"), cursor, newer)

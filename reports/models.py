@@ -152,6 +152,8 @@ class DeliveryReceipt(models.Model):
         indexes = [
             models.Index(fields=["phone", "-occurred_at"], name="receipt_phone"),
             models.Index(fields=["-received_at"], name="receipt_received"),
+            # The changelist's date drill-down: its first and last day, and a year, month or day's rows.
+            models.Index(fields=["occurred_at"], name="receipt_occurred"),
         ]
 
     def __str__(self) -> str:
@@ -191,6 +193,7 @@ class CarrierNotice(models.Model):
         indexes = [
             models.Index(fields=["phone", "-occurred_at"], name="notice_phone"),
             models.Index(fields=["-received_at"], name="notice_received"),
+            models.Index(fields=["occurred_at"], name="notice_occurred"),  # the date drill-down, as for receipts
         ]
 
     def __str__(self) -> str:

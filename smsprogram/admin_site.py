@@ -13,15 +13,66 @@ from datetime import date
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import get_fields_from_path
-from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR, ChangeList
+from django.core.paginator import InvalidPage
 from django.db import models
+
+from smsprogram import admin_counts
 
 FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)  # a day either side of datetime's range, and a year
 BAD_FILTER = "A filter value in the address was not valid, so the list is shown unfiltered."
 
 
 class BoundedChangeList(ChangeList):
-    """Django's ChangeList, with values it cannot turn into a lookup refused the way it refuses unknown fields."""
+    """Django's ChangeList, with values it cannot turn into a lookup refused the way it refuses unknown fields,
+    and its counts, pages and date drill-down bounded however large the table (smsprogram/admin_counts.py)."""
+
+    def get_filters_params(self, params=None):
+        lookups = super().get_filters_params(params)
+        lookups.pop(admin_counts.EXACT_VAR, None)  # asks for an exact count; filters nothing
+        return lookups
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        return admin_counts.spanning_dates(queryset) if self.date_hierarchy else queryset
+
+    def get_results(self, request):
+        """Django's, with the counts of admin_counts: no COUNT(*) of a large table unless staff ask for one."""
+        exact = request.GET.get(admin_counts.EXACT_VAR) == "exact"
+        whole = not (self.has_active_filters or self.query) and admin_counts.is_whole_table(self.root_queryset)
+        tallied = getattr(self.model_admin, "tallied_count", lambda request, changelist: None)(request, self)
+        count = admin_counts.count_rows(self.queryset, whole_table=whole, exact=exact, tallied=tallied)
+        if not whole and tallied is None and count.kind == "exact" and count.n <= admin_counts.FEW:
+            # Few rows match: name them, so the page is read by id. Otherwise the planner may walk the ordering's
+            # index through millions of rows hoping to meet them soon (a search by email prefix: 10 s at 20M).
+            ids = list(self.queryset.order_by().values_list("pk", flat=True)[: admin_counts.FEW])
+            self.queryset = self.queryset.filter(pk__in=ids)
+        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        paginator.count = min(count.n, admin_counts.COUNT_CAP)  # pages stop at the cap: OFFSET reads no further
+        self.show_full_result_count = self.model_admin.show_full_result_count
+        self.full_result_count = None
+        if self.show_full_result_count:
+            full = admin_counts.count_rows(
+                self.root_queryset, whole_table=admin_counts.is_whole_table(self.root_queryset)
+            )
+            self.show_full_result_count = full.kind == "exact"  # else the search box offers "Show all"
+            self.full_result_count = full.n if self.show_full_result_count else None
+        self.show_admin_actions = not self.show_full_result_count or bool(self.full_result_count)
+        self.result_count = count.n
+        self.can_show_all = count.kind == "exact" and count.n <= self.list_max_show_all
+        self.multi_page = count.n > self.list_per_page
+        if (self.show_all and self.can_show_all) or not self.multi_page:
+            self.result_list = self.queryset._clone()
+        else:
+            try:
+                self.result_list = paginator.page(self.page_num).object_list
+            except InvalidPage:
+                raise IncorrectLookupParameters from None
+        self.paginator = paginator
+        self.count_label = count.label(str(self.opts.verbose_name), str(self.opts.verbose_name_plural))
+        self.count_is_exact = count.kind == "exact"
+        self.exact_count_url = "" if exact else self.get_query_string({admin_counts.EXACT_VAR: "exact"}, [PAGE_VAR])
+        self.pages_stop_at = admin_counts.COUNT_CAP if count.n > admin_counts.COUNT_CAP else None
 
     def get_filters(self, request):
         self.refuse_nul()
