@@ -2,15 +2,8 @@
 
 Callers hand the service a `SignalBatch`, never a table name. What is the same for every signal of a batch
 (a report's action, reason and carrying record) is given once, as `fixed`, and never staged per row; only
-what varies (number, when, line number) is loaded — as rows, or as Arrow columns in one `COPY … (FORMAT
-csv)` stream per batch on PostgreSQL.
+what varies (number, when, line number) is loaded — as rows, or as Arrow columns (`StagingTable.load_columns`).
 """
-
-import io
-
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 
 from django.db import connection
 
@@ -31,8 +24,6 @@ SIGNAL_COLUMNS = {
 }
 TABLE = "signal_batch"
 WORK_MEM = "256MB"  # for the hash tables of a million-row batch
-_SQLITE_STAMP = "%Y-%m-%d %H:%M:%S"  # how Django stores an aware UTC timestamp in SQLite
-_CSV = pa_csv.WriteOptions(include_header=False)
 
 
 class SignalBatch(StagingTable):
@@ -61,31 +52,6 @@ class SignalBatch(StagingTable):
         return fetch_int(
             f"SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT phone FROM {self.name}) d) FROM {self.name}"
         )
-
-    def load_columns(self, columns: pa.Table) -> int:
-        """Stage a batch of columns named after SIGNAL_COLUMNS (timestamps as Arrow timestamps, UTC)."""
-        names = columns.column_names
-        with connection.cursor() as cursor:
-            if self.vendor == "postgresql":
-                # Arrow writes a zoned timestamp many times slower than a naive one; the values are UTC
-                # already, and Django keeps a PostgreSQL connection's time zone UTC (USE_TZ).
-                naive = [
-                    column.cast(pa.timestamp(column.type.unit)) if pa.types.is_timestamp(column.type) else column
-                    for column in columns.columns
-                ]
-                sink = io.BytesIO()
-                pa_csv.write_csv(pa.table(naive, names=names), sink, _CSV)
-                with cursor.cursor.copy(f"COPY {self.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(sink.getbuffer())
-            else:
-                values = [
-                    pc.strftime(column, _SQLITE_STAMP) if pa.types.is_timestamp(column.type) else column
-                    for column in columns.columns
-                ]
-                marks = ", ".join("?" * len(names))
-                rows = zip(*(column.to_pylist() for column in values), strict=True)
-                cursor.cursor.executemany(f"INSERT INTO {self.name} ({', '.join(names)}) VALUES ({marks})", rows)
-        return columns.num_rows
 
     def loaded(self) -> None:
         """Call once the batch is whole: temporary tables are never auto-analyzed, and the planner needs counts."""

@@ -22,7 +22,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from contacts import phones
-from contacts.consent import apply_opt_ins
+from contacts.consent import apply_opt_in_columns
 from contacts.csvio import SAMPLES, BadFile, RowErrors, csv_lines, parse_timestamp, read_rows
 from contacts.models import Contact, OptOutEvent, Reason, SenderCode, Source, Subscription
 from contacts.reengagement import state as reengagement_state
@@ -138,7 +138,7 @@ class ImportResource(resources.Resource):
                 return result
 
     def ticking(self, items: Iterable, read: Callable[[], int]) -> Iterator:
-        """Pass items through, reporting the rows read now and then."""
+        """Pass items (rows, or batches of them) through, reporting the rows read now and then."""
         last = 0
         for item in items:
             yield item
@@ -158,7 +158,7 @@ class SubscriptionImport(ImportResource):
     def apply(self, stream: BinaryIO) -> Summary:
         errors = RowErrors()
         rows = SubscriptionRows(errors, create_lists=self.create_lists)
-        outcome = apply_opt_ins(self.ticking(rows.opt_ins(stream), lambda: rows.count), source=Source.IMPORT)
+        outcome = apply_opt_in_columns(self.ticking(rows.opt_ins(stream), lambda: rows.count), source=Source.IMPORT)
         return Summary(
             rows=rows.count,
             created=outcome.created,
