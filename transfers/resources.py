@@ -138,13 +138,15 @@ class ImportResource(resources.Resource):
                 return result
 
     def ticking(self, items: Iterable, read: Callable[[], int]) -> Iterator:
-        """Pass items (rows, or batches of them) through, reporting the rows read now and then."""
+        """Pass items (rows, or batches of them) through, reporting the rows read at each PROGRESS_EVERY."""
         last = 0
         for item in items:
             yield item
-            if self.progress and read() - last >= PROGRESS_EVERY:
+            if self.progress:
+                # Each multiple a batch of thousands of rows passed, as if the rows had come one by one.
+                for mark in range(last - last % PROGRESS_EVERY + PROGRESS_EVERY, read() + 1, PROGRESS_EVERY):
+                    self.progress(mark)
                 last = read()
-                self.progress(last)
         if self.progress:
             self.progress(read())
 

@@ -152,3 +152,14 @@ def test_import_command_runs_the_same_resources(flash, tmp_path, capsys):
     ]
     assert "line 3: invalid phone number" in err
     assert Subscription.objects.count() == 1
+
+
+def test_a_big_subscriptions_file_reports_progress_at_every_ten_thousand_rows_read_in_batches(flash):
+    rows = [f"+1202555{n % 10_000:04d},45678,Flash,2026-01-01T{n % 24:02d}:00:00Z" for n in range(25_000)]
+    seen = []
+
+    summary = SubscriptionImport(progress=seen.append).run(csv_file("phone,sender_code,list,opted_in_at", *rows),
+                                                           dry_run=False)  # fmt: skip
+
+    assert seen == [10_000, 20_000, 25_000]
+    assert (summary.rows, summary.created, summary.skipped, summary.invalid) == (25_000, 10_000, 15_000, 0)
