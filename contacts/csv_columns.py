@@ -11,7 +11,7 @@ the rest of the file is read by the csv module.
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
@@ -29,6 +29,7 @@ from contacts.csvio import (
     opened,
     parse_timestamp,
 )
+from contacts.phones import masked
 
 BLOCK_BYTES = 256 * 1024  # ~4,000 rows of a subscriptions file a batch: flat memory (R10)
 READ_BYTES = 64 * 1024
@@ -46,6 +47,7 @@ _MOMENT = (
 )
 _OFFSET = r"(?P<sign>[+-])(?P<hours>\d{2}):(?P<minutes>\d{2})$"
 UTC_MICROS = pa.timestamp("us", tz="UTC")
+NO_REASON = pa.scalar(None, pa.string())
 _ESCAPED = "^' *[" + "".join(f"\\x{{{ord(c):x}}}" for c in FORMULA_START) + "]"
 
 
@@ -209,6 +211,12 @@ class _Chunks(io.RawIOBase):
         return n
 
 
+def failures(lines: pa.Array, reasons: pa.Array) -> list[tuple[int, str]]:
+    """(line, reason) for each row with a reason."""
+    wrong = pc.is_valid(reasons)
+    return list(zip(pc.filter(lines, wrong).to_pylist(), pc.filter(reasons, wrong).to_pylist(), strict=True))
+
+
 def add_sorted(errors: RowErrors, bad: list[tuple[int, str]]) -> None:
     """Count a batch's bad rows and sample them in line order, as a row-by-row reading would (R8)."""
     for line, reason in sorted(bad):
@@ -255,3 +263,25 @@ def _parsed(text: str):
         return parse_timestamp(text)
     except ValueError:
         return None
+
+
+def per_value(values: pa.Array, decide: Callable[[str], tuple[int | None, str | None]]) -> tuple[pa.Array, pa.Array]:
+    """decide(value) -> (id or None, what is wrong or None), asked once per distinct value of a column."""
+    distinct = pc.unique(values)
+    decided = [decide(value) for value in distinct.to_pylist()]
+    at = pc.index_in(values, value_set=distinct)
+    ids = pa.array([found for found, _ in decided], pa.int64())
+    errors = pa.array([error for _, error in decided], pa.string())
+    return pc.take(ids, at), pc.take(errors, at)
+
+
+def moments(texts: pa.Array, *, column: str, now: pa.Scalar) -> tuple[pa.Array, pa.Array]:
+    """A column of timestamps, and why a row's cannot stand: not ISO-8601, or later than `now` (R8)."""
+    stamps = timestamp_column(texts)
+    unread = pc.is_null(stamps)
+    distinct = pc.unique(pc.filter(texts, unread))
+    shown = [f"{column} is not an ISO-8601 timestamp: {masked(text[:40], moment=True)!r}"
+             for text in distinct.to_pylist()]  # fmt: skip
+    unreadable = pc.take(pa.array(shown, pa.string()), pc.index_in(texts, value_set=distinct))
+    future = pc.fill_null(pc.greater(stamps, now), False)
+    return stamps, pc.if_else(unread, unreadable, pc.if_else(future, f"{column} is in the future", NO_REASON))

@@ -14,14 +14,13 @@ import pyarrow.compute as pc
 from django.utils import timezone
 
 from contacts import phones
-from contacts.csv_columns import UTC_MICROS, RowBatch, add_sorted, read_batches, timestamp_column
+from contacts.csv_columns import NO_REASON, UTC_MICROS, RowBatch, add_sorted, failures, moments, per_value, read_batches
 from contacts.csvio import RowErrors
 from contacts.models import Carrier, SenderCode, SubscriberList
 from contacts.phone_columns import FileNumberColumn
 
 REQUIRED = ["phone", "sender_code", "list", "opted_in_at"]
 OPTIONAL = ["email", "carrier"]
-NO_REASON = pa.scalar(None, pa.string())
 
 
 class SubscriptionRows:
@@ -55,56 +54,39 @@ class SubscriptionRows:
         column = batch.columns.get
         numbers, number_errors = self.numbers(column("phone"))
         list_ids, list_errors = self.list_ids(column("sender_code"), column("list"), pc.is_null(number_errors))
-        stamps, stamp_errors = self.timestamps(column("opted_in_at"))
-        carrier_ids, carrier_errors = self.carrier_ids(column("carrier", blank))
+        stamps, stamp_errors = moments(column("opted_in_at"), column="opted_in_at", now=self.now)
+        carrier_ids, carrier_errors = per_value(column("carrier", blank), self.carrier)
         email = column("email", blank)
         bad_email = pc.and_(pc.not_equal(email, ""), pc.or_(pc.invert(pc.match_substring(email, "@")),
                                                             pc.greater(pc.utf8_length(email), 254)))  # fmt: skip
         email_errors = pc.if_else(bad_email, "invalid email", NO_REASON)
         errors = pc.coalesce(number_errors, list_errors, stamp_errors, carrier_errors, email_errors)
-        wrong = pc.is_valid(errors)
-        bad = list(zip(pc.filter(batch.lines, wrong).to_pylist(), pc.filter(errors, wrong).to_pylist(), strict=True))
         opt_ins = pa.table({"seq": batch.lines, "phone": numbers, "list_id": list_ids, "opted_in_at": stamps,
                             "email": email, "carrier_id": carrier_ids})  # fmt: skip
-        return opt_ins.filter(pc.invert(wrong)), bad
+        return opt_ins.filter(pc.is_null(errors)), failures(batch.lines, errors)
 
     def list_ids(self, codes: pa.Array, names: pa.Array, wanted: pa.Array) -> tuple[pa.Array, pa.Array]:
         """Each row's list id, or why not; a list is looked up (or created) only for rows `wanted`, as a row
         with a bad number never created one."""
         missing = pc.or_(pc.equal(codes, ""), pc.equal(names, ""))
         keys = pc.binary_join_element_wise(codes, names, "\x00")  # a NUL never reaches here (csvio)
-        distinct = pc.unique(pc.filter(keys, pc.and_(wanted, pc.invert(missing))))
-        found = [self.list_or_reason(*key.split("\x00")) for key in distinct.to_pylist()]
-        at = pc.index_in(keys, value_set=distinct)
-        ids = pc.take(pa.array([v if isinstance(v, int) else None for v in found], pa.int64()), at)
-        reasons = pc.take(pa.array([v if isinstance(v, str) else None for v in found], pa.string()), at)
+        keys = pc.if_else(pc.and_(wanted, pc.invert(missing)), keys, pa.scalar(None, pa.string()))
+        ids, reasons = per_value(keys, lambda key: (None, None) if key is None else self.list_or_reason(key))
         return ids, pc.if_else(missing, "sender_code and list are required", reasons)
 
-    def list_or_reason(self, code: str, name: str) -> int | str:
+    def list_or_reason(self, key: str) -> tuple[int | None, str | None]:
         try:
-            return self.list_id(code, name)
+            return self.list_id(*key.split("\x00")), None
         except ValueError as exc:
-            return str(exc)
+            return None, str(exc)
 
-    def timestamps(self, texts: pa.Array) -> tuple[pa.Array, pa.Array]:
-        """Each consent's instant, or why it cannot stand: not ISO-8601, or in the future."""
-        stamps = timestamp_column(texts)
-        unread = pc.is_null(stamps)
-        distinct = pc.unique(pc.filter(texts, unread))
-        shown = [f"opted_in_at is not an ISO-8601 timestamp: {phones.masked(text[:40], moment=True)!r}"
-                 for text in distinct.to_pylist()]  # fmt: skip
-        reasons = pc.take(pa.array(shown, pa.string()), pc.index_in(texts, value_set=distinct))
-        future = pc.fill_null(pc.greater(stamps, self.now), False)
-        return stamps, pc.if_else(unread, reasons, pc.if_else(future, "opted_in_at is in the future", NO_REASON))
-
-    def carrier_ids(self, names: pa.Array) -> tuple[pa.Array, pa.Array]:
-        """Each row's carrier id (null when none is named), or why not."""
-        distinct = pc.unique(names).to_pylist()
-        known = {name: self.carriers.get(name.lower()) for name in distinct if name}
-        ids = pa.array([known[n].pk if known.get(n) else None for n in distinct], pa.int64())
-        shown = [f"unknown carrier {phones.masked(n[:40])!r}" if n and not known[n] else None for n in distinct]
-        at = pc.index_in(names, value_set=pa.array(distinct, pa.string()))
-        return pc.take(ids, at), pc.take(pa.array(shown, pa.string()), at)
+    def carrier(self, name: str) -> tuple[int | None, str | None]:
+        """A carrier named in the file (none when blank), or why not."""
+        if not name:
+            return None, None
+        if name.lower() not in self.carriers:
+            return None, f"unknown carrier {phones.masked(name[:40])!r}"
+        return self.carriers[name.lower()].pk, None
 
     def list_id(self, code: str, name: str) -> int:
         if not code or not name:
