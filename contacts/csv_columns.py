@@ -70,8 +70,8 @@ def read_batches(stream: BinaryIO, *, required: list[str], optional: list[str], 
     blocks = _blocks(chain([head], iter(lambda: stream.read(READ_BYTES), b"")))
     first = next(blocks, b"")
     header_line, newline, rest = (first or b"").partition(b"\n")
-    if first is None or not _plain(header_line.removesuffix(b"\r") if newline else header_line):
-        # An unusual header: the csv module reads the whole file, exactly as read_rows does.
+    if not first or not _plain(header_line.removesuffix(b"\r") if newline else header_line):
+        # No line at all, or an unusual header: the csv module reads the whole file, exactly as read_rows does.
         reader = _reader(chain([first] if first else [], blocks))
         header = checked_header(reader, required=required, optional=optional, kind=kind)
         yield from _by_csv_module(reader, header, lines_before=0)

@@ -22,6 +22,7 @@ HEADERS = [
     b'"phone",sender_code,list,opted_in_at\n',
     b"phone,list\n",
     b"\n",
+    b"\xef\xbb\xbf",
 ]
 # Cells of a real file, and what hostile or careless files hold: quotes, CR, NUL, odd spaces, bad UTF-8,
 # formula-escaped cells, a BOM in the middle, very long cells.
