@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
+import pyarrow as pa
+
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -76,6 +78,17 @@ def apply_opt_ins(opt_ins: Iterable[OptIn], *, source: Source, now: datetime | N
         return apply_staged_opt_ins(source=source, now=now)
 
 
+@transaction.atomic
+def apply_opt_in_columns(batches: Iterable[pa.Table], *, source: Source, now: datetime | None = None) -> OptInOutcome:
+    """Record explicit opt-ins per R4 from batches of columns named as OPT_IN_COLUMNS (seq is the file's line):
+    one COPY per batch, then the same set-based statements."""
+    with opt_in_batch() as batch:
+        for columns in batches:
+            batch.load_columns(columns)
+        batch.analyze()
+        return apply_staged_opt_ins(source=source, now=now)
+
+
 def apply_staged_opt_ins(*, source: Source, now: datetime | None = None) -> OptInOutcome:
     """Apply the opt-ins loaded into the opt_in_batch table, in the caller's transaction."""
     now = db_datetime(now or timezone.now())
@@ -101,14 +114,8 @@ def apply_staged_opt_ins(*, source: Source, now: datetime | None = None) -> OptI
     )
     voided = _voided_samples()
     out.refused = execute("DELETE FROM opt_in_row WHERE deactivated_on IS NOT NULL")
-    out.contacts_created = execute(
-        """
-        INSERT INTO contacts_contact (phone, email, carrier_id, created_at)
-        SELECT phone, MAX(COALESCE(email, '')), MAX(carrier_id), %s FROM opt_in_row WHERE true GROUP BY phone
-        ON CONFLICT (phone) DO NOTHING
-        """,
-        [now],
-    )
+    # Contacts the file names again take its email and carrier, where it gives them and they differ; done before
+    # the new contacts are added, which are created with theirs (a rewrite would cost a row version each).
     execute(
         """
         UPDATE contacts_contact SET
@@ -116,8 +123,19 @@ def apply_staged_opt_ins(*, source: Source, now: datetime | None = None) -> OptI
             carrier_id = COALESCE(x.carrier_id, contacts_contact.carrier_id)
         FROM (SELECT phone, MAX(COALESCE(email, '')) AS email, MAX(carrier_id) AS carrier_id
               FROM opt_in_row GROUP BY phone) x
-        WHERE contacts_contact.phone = x.phone AND (x.email <> '' OR x.carrier_id IS NOT NULL)
+        WHERE contacts_contact.phone = x.phone
+          AND ((x.email <> '' AND x.email <> contacts_contact.email)
+               OR (x.carrier_id IS NOT NULL
+                   AND (contacts_contact.carrier_id IS NULL OR x.carrier_id <> contacts_contact.carrier_id)))
         """
+    )
+    out.contacts_created = execute(
+        """
+        INSERT INTO contacts_contact (phone, email, carrier_id, created_at)
+        SELECT phone, MAX(COALESCE(email, '')), MAX(carrier_id), %s FROM opt_in_row WHERE true GROUP BY phone
+        ON CONFLICT (phone) DO NOTHING
+        """,
+        [now],
     )
     execute("UPDATE opt_in_row SET contact_id = c.id FROM contacts_contact c WHERE c.phone = opt_in_row.phone")
     execute(

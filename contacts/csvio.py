@@ -4,7 +4,7 @@ errors (R8), ISO-8601 timestamps, and formula-safe cells for spreadsheets (R12).
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -41,14 +41,34 @@ def read_rows(
     stream: BinaryIO, *, required: list[str], optional: list[str], kind: str, errors: RowErrors
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, {column: value}) for each data row of a CSV with the given header."""
+    head = opened(stream, kind)
+    # Undecodable bytes become surrogates so one bad row is reported, not the whole file.
+    text = io.TextIOWrapper(_Rejoined(head, stream), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(text)
+    header = checked_header(reader, required=required, optional=optional, kind=kind)
+    yield from header_rows(reader, header, errors.add)
+
+
+def opened(stream: BinaryIO, kind: str) -> bytes:
+    """The file's first bytes, once they show it is neither empty nor binary; BadFile otherwise."""
     head = stream.read(SNIFF_BYTES)
     if not head.strip():
         raise BadFile(f"not a {kind} CSV: the file is empty")
     if b"\x00" in head:
         raise BadFile(f"not a {kind} CSV: the file is binary")
-    # Undecodable bytes become surrogates so one bad row is reported, not the whole file.
-    text = io.TextIOWrapper(_Rejoined(head, stream), encoding="utf-8-sig", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
+    return head
+
+
+@dataclass(frozen=True)
+class Header:
+    """A file's header: how many columns it has, and where each column we read sits."""
+
+    width: int
+    positions: dict[str, int]
+
+
+def checked_header(reader, *, required: list[str], optional: list[str], kind: str) -> Header:
+    """The header row read from a csv reader, or BadFile when it lacks a required column."""
     expected = ",".join(required + [f"[{c}]" for c in optional])
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -59,32 +79,38 @@ def read_rows(
         # A file without its header starts with a data row: never echo its number (R12).
         shown = ",".join(masked(cell) for cell in header)[:200]
         raise BadFile(f"not a {kind} CSV: header must be {expected}; got {shown!r} (missing {', '.join(missing)})")
-    positions = {c: header.index(c) for c in required + optional if c in header}
+    return Header(len(header), {c: header.index(c) for c in required + optional if c in header})
+
+
+def header_rows(
+    reader, header: Header, bad: Callable[[int, str], None], *, lines_before: int = 0
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows after the header as (line number, {column: value}); `bad(line, reason)` hears of the others."""
     while True:
         try:
             fields = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            errors.add(reader.line_num, f"unreadable row: {exc}")
+            bad(lines_before + reader.line_num, f"unreadable row: {exc}")
             continue
-        line = reader.line_num
+        line = lines_before + reader.line_num
         if not any(f.strip() for f in fields):
             continue
         if any(len(f) > MAX_FIELD for f in fields):
-            errors.add(line, "a field is too long")
+            bad(line, "a field is too long")
             continue
-        if len(fields) > len(header) and any(f.strip() for f in fields[len(header) :]):
+        if len(fields) > header.width and any(f.strip() for f in fields[header.width :]):
             # Cells past the header's last column: a stray delimiter or broken quoting shifted the row.
-            errors.add(line, f"{len(fields)} fields; the header has {len(header)}")
+            bad(line, f"{len(fields)} fields; the header has {header.width}")
             continue
-        row = {c: unescape_cell(fields[i].strip()) if i < len(fields) else "" for c, i in positions.items()}
+        row = {c: unescape_cell(fields[i].strip()) if i < len(fields) else "" for c, i in header.positions.items()}
         if any(_has_surrogates(v) for v in row.values()):
-            errors.add(line, "not UTF-8 text")
+            bad(line, "not UTF-8 text")
             continue
         if any("\x00" in v for v in row.values()):
             # PostgreSQL text cannot hold NUL: stored, it would fail the whole file instead of this row.
-            errors.add(line, "a field holds a NUL character")
+            bad(line, "a field holds a NUL character")
             continue
         yield line, row
 

@@ -2,15 +2,8 @@
 
 Callers hand the service a `SignalBatch`, never a table name. What is the same for every signal of a batch
 (a report's action, reason and carrying record) is given once, as `fixed`, and never staged per row; only
-what varies (number, when, line number) is loaded — as rows, or as Arrow columns in one `COPY … (FORMAT
-csv)` stream per batch on PostgreSQL.
+what varies (number, when, line number) is loaded — as rows, or as Arrow columns (`StagingTable.load_columns`).
 """
-
-import io
-
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 
 from django.db import connection
 
@@ -31,8 +24,6 @@ SIGNAL_COLUMNS = {
 }
 TABLE = "signal_batch"
 WORK_MEM = "256MB"  # for the hash tables of a million-row batch
-_SQLITE_STAMP = "%Y-%m-%d %H:%M:%S"  # how Django stores an aware UTC timestamp in SQLite
-_CSV = pa_csv.WriteOptions(include_header=False)
 
 
 class SignalBatch(StagingTable):
@@ -68,30 +59,6 @@ class SignalBatch(StagingTable):
         assert set(columns) <= set(self.columns), columns
         return execute(f"INSERT INTO {self.name} ({', '.join(columns)}) {select}", params)
 
-    def load_columns(self, columns: pa.Table) -> int:
-        """Stage a batch of columns named after SIGNAL_COLUMNS (timestamps as Arrow timestamps, UTC)."""
-        names = columns.column_names
-        with connection.cursor() as cursor:
-            if self.vendor == "postgresql":
-                # Arrow writes a zoned timestamp many times slower than a naive one; the values are UTC
-                # already, and Django keeps a PostgreSQL connection's time zone UTC (USE_TZ).
-                naive = [
-                    column.cast(pa.timestamp(column.type.unit)) if pa.types.is_timestamp(column.type) else column
-                    for column in columns.columns
-                ]
-                sink = io.BytesIO()
-                pa_csv.write_csv(pa.table(naive, names=names), sink, _CSV)
-                with cursor.cursor.copy(f"COPY {self.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(sink.getbuffer())
-            else:
-                values = [
-                    _sqlite_text(column) if pa.types.is_timestamp(column.type) else column for column in columns.columns
-                ]
-                marks = ", ".join("?" * len(names))
-                rows = zip(*(column.to_pylist() for column in values), strict=True)
-                cursor.cursor.executemany(f"INSERT INTO {self.name} ({', '.join(names)}) VALUES ({marks})", rows)
-        return columns.num_rows
-
     def loaded(self) -> None:
         """Call once the batch is whole: temporary tables are never auto-analyzed, and the planner needs counts."""
         if self.vendor == "sqlite":
@@ -106,10 +73,3 @@ class SignalBatch(StagingTable):
                 # The batch's own passes (the repeated numbers, the join to contacts) hash a million rows:
                 # with the default 4 MB they spill to disk and sort instead. Until the transaction ends.
                 cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-
-
-def _sqlite_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Timestamps as Django writes them to SQLite; a cast is ten times faster than strftime, and whole seconds
-    (what a report's days are) cast to exactly that text."""
-    naive = column.cast(pa.timestamp(column.type.unit))
-    return naive.cast(pa.string()) if column.type.unit == "s" else pc.strftime(naive, _SQLITE_STAMP)

@@ -5,10 +5,15 @@ then joined to the real tables; nothing issues a query per row. The table lives 
 the caller's transaction and is dropped when the batch is done.
 """
 
+import io
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from django.db import connection
 
@@ -18,6 +23,7 @@ SQL_TYPES = {
 }
 CHUNK = 5000
 COPY_CHUNK = 50_000
+_CSV = pa_csv.WriteOptions(include_header=False)
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -72,8 +78,7 @@ class StagingTable:
                     with cursor.cursor.copy(f"COPY {self.name} ({', '.join(columns)}) FROM STDIN") as copy:
                         copy.write("".join(chunk))
                     count += len(chunk)
-                # Temporary tables are never auto-analyzed; the planner needs the row count.
-                cursor.execute(f"ANALYZE {self.name}")
+                self.analyze()
             else:
                 sql = f"INSERT INTO {self.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
                 raw = cursor.cursor
@@ -81,6 +86,36 @@ class StagingTable:
                     raw.executemany(sql, chunk)
                     count += len(chunk)
         return count
+
+    def load_columns(self, columns: pa.Table) -> int:
+        """Stage a batch of columns named after the table's (timestamps as Arrow timestamps, UTC): one
+        `COPY … (FORMAT csv)` on PostgreSQL, one executemany on SQLite."""
+        names = columns.column_names
+        with connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                # Arrow writes a zoned timestamp many times slower than a naive one; the values are UTC
+                # already, and Django keeps a PostgreSQL connection's time zone UTC (USE_TZ).
+                naive = [
+                    column.cast(pa.timestamp(column.type.unit)) if pa.types.is_timestamp(column.type) else column
+                    for column in columns.columns
+                ]
+                sink = io.BytesIO()
+                pa_csv.write_csv(pa.table(naive, names=names), sink, _CSV)
+                with cursor.cursor.copy(f"COPY {self.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(sink.getbuffer())
+            else:
+                values = [sqlite_stamps(column) if pa.types.is_timestamp(column.type) else column
+                          for column in columns.columns]  # fmt: skip
+                marks = ", ".join("?" * len(names))
+                rows = zip(*(column.to_pylist() for column in values), strict=True)
+                cursor.cursor.executemany(f"INSERT INTO {self.name} ({', '.join(names)}) VALUES ({marks})", rows)
+        return columns.num_rows
+
+    def analyze(self) -> None:
+        """Temporary tables are never auto-analyzed; the planner needs the row count."""
+        if self.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {self.name}")
 
     def _adapted(self, columns: list[str], rows: Iterable[tuple]) -> Iterator[tuple]:
         """SQLite stores timestamps as Django's UTC text; convert each distinct value once."""
@@ -114,6 +149,16 @@ def _copy_lines(rows: Iterable[tuple]) -> Iterator[str]:
 
     for row in rows:
         yield "\t".join([text(value) for value in row]) + "\n"
+
+
+def sqlite_stamps(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """UTC timestamps as Django stores them in SQLite: `YYYY-MM-DD HH:MM:SS`, `.ffffff` only when not zero."""
+    if column.type.unit == "s":
+        # Whole seconds (a report's days): a cast of the naive values writes exactly that text, ten times faster
+        # than strftime (0.9 s against 8.5 s for a million).
+        return column.cast(pa.timestamp("s")).cast(pa.string())
+    text = pc.strftime(column.cast(pa.timestamp("us", tz="UTC")), "%Y-%m-%d %H:%M:%S")  # seconds with 6 decimals
+    return pc.replace_substring_regex(text, r"\.000000$", "")
 
 
 def db_datetime(value: datetime):

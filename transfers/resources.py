@@ -20,13 +20,14 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from contacts import phones
-from contacts.consent import apply_opt_ins
-from contacts.csvio import SAMPLES, BadFile, RowErrors, parse_timestamp, read_rows
+from contacts.consent import apply_opt_in_columns
+from contacts.csvio import SAMPLES, BadFile, RowErrors
 from contacts.exports import Column, Export
-from contacts.models import Contact, OptOutEvent, Reason, SenderCode, Source, Subscription
+from contacts.models import Contact, OptOutEvent, Source, Subscription
+from contacts.opt_out_rows import OptOutRows
 from contacts.reengagement import state as reengagement_state
-from contacts.services import Signal, apply_signals
+from contacts.services import Action, apply_staged_signals, ref_columns
+from contacts.signal_staging import SignalBatch
 from contacts.subscription_rows import SubscriptionRows
 from reports.intake import SignalIntake
 from reports.models import Channel, DeactivationReport
@@ -138,13 +139,15 @@ class ImportResource(resources.Resource):
                 return result
 
     def ticking(self, items: Iterable, read: Callable[[], int]) -> Iterator:
-        """Pass items through, reporting the rows read now and then."""
+        """Pass items (rows, or batches of them) through, reporting the rows read at each PROGRESS_EVERY."""
         last = 0
         for item in items:
             yield item
-            if self.progress and read() - last >= PROGRESS_EVERY:
+            if self.progress:
+                # Each multiple a batch of thousands of rows passed, as if the rows had come one by one.
+                for mark in range(last - last % PROGRESS_EVERY + PROGRESS_EVERY, read() + 1, PROGRESS_EVERY):
+                    self.progress(mark)
                 last = read()
-                self.progress(last)
         if self.progress:
             self.progress(read())
 
@@ -158,7 +161,7 @@ class SubscriptionImport(ImportResource):
     def apply(self, stream: BinaryIO) -> Summary:
         errors = RowErrors()
         rows = SubscriptionRows(errors, create_lists=self.create_lists)
-        outcome = apply_opt_ins(self.ticking(rows.opt_ins(stream), lambda: rows.count), source=Source.IMPORT)
+        outcome = apply_opt_in_columns(self.ticking(rows.opt_ins(stream), lambda: rows.count), source=Source.IMPORT)
         return Summary(
             rows=rows.count,
             created=outcome.created,
@@ -178,16 +181,18 @@ class OptOutImport(ImportResource):
 
     def apply(self, stream: BinaryIO) -> Summary:
         errors = RowErrors()
-        self.read = 0
-        self.now = timezone.now()
-        self.codes = {code.code: code for code in SenderCode.objects.all()}
-        self.numbers = phones.FileNumbers()
-        rows = read_rows(stream, required=["phone", "sender_code", "occurred_at"], optional=["reason"],
-                         kind="opt-outs", errors=errors)  # fmt: skip
-        outcome = apply_signals(self.ticking(self.signals(rows, errors), lambda: self.read), source=Source.IMPORT,
-                                now=self.now)  # fmt: skip
+        now = timezone.now()
+        rows = OptOutRows(errors, now=now)
+        ref_type, ref_id = ref_columns(self.user)
+        fixed = {"action": Action.OPT_OUT.value, "until_at": None, "error_code": None, "carrier_id": None,
+                 "ref_type_id": ref_type, "ref_id": ref_id}  # fmt: skip
+        with SignalBatch(fixed=fixed) as batch:
+            for signals in self.ticking(rows.signals(stream), lambda: rows.count):
+                batch.load_columns(signals)
+            batch.loaded()
+            outcome = apply_staged_signals(batch, source=Source.IMPORT, now=now)
         return Summary(
-            rows=self.read,
+            rows=rows.count,
             created=outcome.events,
             updated=outcome.opted_out,
             skipped=outcome.already_opted_out + outcome.stale + outcome.not_found,
@@ -195,33 +200,6 @@ class OptOutImport(ImportResource):
             details=outcome.counts(),
             samples=errors.samples,
         )
-
-    def signals(self, rows: Iterable[tuple[int, dict[str, str]]], errors: RowErrors) -> Iterator[Signal]:
-        for line, row in rows:
-            self.read += 1
-            try:
-                yield self.signal(row)
-            except ValueError as exc:
-                errors.add(line, str(exc))
-
-    def signal(self, row: dict[str, str]) -> Signal:
-        number = self.numbers(row["phone"])
-        code = self.codes.get(row["sender_code"])
-        if code is None:
-            raise ValueError(f"unknown sender code {phones.masked(row['sender_code'][:20])!r}")
-        reason = row.get("reason") or Reason.OPERATOR
-        if reason not in Reason.values:
-            raise ValueError(
-                f"unknown reason {phones.masked(reason[:20])!r} (expected one of {', '.join(Reason.values)})"
-            )
-        try:
-            occurred_at = parse_timestamp(row["occurred_at"])
-        except ValueError:
-            text = phones.masked(row["occurred_at"][:40], moment=True)
-            raise ValueError(f"occurred_at is not an ISO-8601 timestamp: {text!r}") from None
-        if occurred_at > self.now:
-            raise ValueError("occurred_at is in the future")
-        return Signal(number, occurred_at, Reason(reason), sender_code=code, ref=self.user)
 
 
 class IntakeImport(ImportResource):

@@ -56,3 +56,20 @@ def test_a_signal_batch_stages_columns_and_fills_in_its_fixed_values(db):
     ]
     assert at_that_moment == [(8,)]
     assert (counted, repeated) == (3, 1)
+
+
+def test_columns_stage_timestamps_as_the_database_compares_them(db):
+    # A consent with microseconds, or none, must compare with stored timestamps as the ORM wrote them (R4).
+    moments = [at("2026-11-20T08:30:00"), at("2026-11-20T08:30:00.250000"), at("1901-01-01T00:00:00.000001"), None]
+    columns = pa.table({"n": [0, 1, 2, 3], "s": TRICKY[:4], "t": pa.array(moments, pa.timestamp("us", tz="UTC"))})
+    with transaction.atomic(), StagingTable("staging_probe", {"n": "int", "s": "text", "t": "ts"}) as table:
+        assert table.load_columns(columns) == 4
+        with connection.cursor() as cursor:
+            matched = []
+            for moment in moments[:3]:
+                cursor.execute("SELECT n FROM staging_probe WHERE t = %s", [db_datetime(moment)])
+                matched.append(cursor.fetchall())
+            cursor.execute("SELECT s FROM staging_probe ORDER BY n")
+            texts = [s for (s,) in cursor.fetchall()]
+    assert matched == [[(0,)], [(1,)], [(2,)]]
+    assert texts == TRICKY[:4]

@@ -152,3 +152,40 @@ def test_import_command_runs_the_same_resources(flash, tmp_path, capsys):
     ]
     assert "line 3: invalid phone number" in err
     assert Subscription.objects.count() == 1
+
+
+def test_a_big_subscriptions_file_reports_progress_at_every_ten_thousand_rows_read_in_batches(flash):
+    rows = [f"+1202555{n % 10_000:04d},45678,Flash,2026-01-01T{n % 24:02d}:00:00Z" for n in range(25_000)]
+    seen = []
+
+    summary = SubscriptionImport(progress=seen.append).run(csv_file("phone,sender_code,list,opted_in_at", *rows),
+                                                           dry_run=False)  # fmt: skip
+
+    assert seen == [10_000, 20_000, 25_000]
+    assert (summary.rows, summary.created, summary.skipped, summary.invalid) == (25_000, 10_000, 15_000, 0)
+
+
+def test_an_opt_outs_file_names_each_bad_row_in_line_order_and_applies_the_rest(flash):
+    sub = SubscriptionFactory(contact__phone=NUMBER, list=flash, opted_in_at=at("2026-01-01"))
+    file = csv_file(
+        "phone,sender_code,occurred_at,reason",
+        "not a number,45678,2026-02-01,",
+        "+12025550143,99999,2026-02-01,",
+        "+12025550143,45678,2026-02-01,bored",
+        "+12025550143,45678,2026-02-30,",
+        "+12025550143,45678,2999-01-01,",
+        "(202) 555-0143,45678,2026-02-01T10:00:00-05:00,",
+    )
+
+    summary = OptOutImport().run(file, dry_run=False)
+
+    assert [(s["line"], s["reason"]) for s in summary.samples] == [
+        (2, "invalid phone number: not a phone number"),
+        (3, "unknown sender code '99999'"),
+        (4, f"unknown reason 'bored' (expected one of {', '.join(Reason.values)})"),
+        (5, "occurred_at is not an ISO-8601 timestamp: '2026-02-30'"),
+        (6, "occurred_at is in the future"),
+    ]
+    assert (summary.rows, summary.invalid, summary.updated) == (6, 5, 1)
+    sub.refresh_from_db()
+    assert (sub.status, sub.opt_out_reason, sub.opted_out_at) == ("opted_out", Reason.OPERATOR, at("2026-02-01T15:00"))

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from contacts.consent import apply_opt_ins
+from contacts.consent import apply_opt_in_columns
 from contacts.csvio import BadFile, RowErrors
 from contacts.models import Source
 from contacts.subscription_rows import SubscriptionRows
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         rows = SubscriptionRows(errors, create_lists=create_lists)
         try:
             with open(file, "rb") as stream:
-                outcome = apply_opt_ins(rows.opt_ins(stream), source=Source.IMPORT)
+                outcome = apply_opt_in_columns(rows.opt_ins(stream), source=Source.IMPORT)
         except (OSError, BadFile) as exc:
             raise CommandError(str(exc)) from None
         for sample in sorted(errors.samples + outcome.refused_samples, key=lambda s: s["line"])[:20]:
