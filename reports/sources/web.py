@@ -34,6 +34,7 @@ TIMEOUT = 60  # seconds for the connection and for each read
 MAX_REDIRECTS = 5
 SMALL_BODY_BYTES = 64 * 1024  # a JSON answer or an error page: read whole, up to this much
 SHOWN_MESSAGE_CHARS = 300
+SIGNATURE_CHARS = 16  # a query value this long may be a signature or a key: never quoted back from an answer
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 RETRIED = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "smsprogram (deactivation reports)"
@@ -98,7 +99,9 @@ class Answer:
         if isinstance(data, dict):
             text = next((str(data[key]) for key in ("message", "detail", "error") if data.get(key)), text)
         text = " ".join(text.split())
-        for secret in secrets:
+        # A provider may quote the request back: our secrets, and any long query value (a signature), go.
+        signed = [value for _, value in parse_qsl(urlsplit(self.url).query) if len(value) >= SIGNATURE_CHARS]
+        for secret in sorted({*secrets, *signed}, key=len, reverse=True):
             if secret:
                 text = text.replace(secret, "…")
         return masked_text(text)[:SHOWN_MESSAGE_CHARS]
