@@ -3,6 +3,7 @@ DEACT_HTTP_HEADERS key, any file the parser reads, the errors the issue names, a
 
 import gzip
 import io
+import tracemalloc
 import zipfile
 from datetime import date, timedelta
 
@@ -157,3 +158,22 @@ def test_an_unusable_url_is_named(settings, url, problem):
 
     with pytest.raises(sources.NotConfigured, match=problem.replace("(", r"\(").replace(")", r"\)")):
         fetching.fetch_dated("http", date(2026, 11, 20))
+
+
+@pytest.mark.slow
+def test_a_large_body_streams_through_in_flat_memory(feed):
+    sub = subscribed(A)
+    row = f"{A},{DAY},{'x' * 3000}\n".encode()  # long rows: many bytes to read, few rows to apply
+    body = b"phone_number,deactivation_date,note\n" + row * (24 * 1024 * 1024 // len(row))
+    feed.files[DAY] = body
+
+    tracemalloc.start()
+    try:
+        result = fetching.fetch_dated("http", DAY)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert result.applied and opted_out(sub) == [True]
+    assert result.report.bytes_read == len(body)
+    assert peak < len(body) / 4, f"peak {peak / 2**20:.1f} MB"
