@@ -5,6 +5,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from celery import signals
 from django_celery_beat.models import PeriodicTask
 
 from django.core.management import call_command
@@ -162,3 +163,20 @@ def test_deact_sources_is_checked_and_an_enabled_sources_gaps_are_named_without_
     assert [warning.id for warning in warnings] == ["reports.W002", "reports.W002"]
     assert "TWILIO_AUTH_TOKEN is not set" in warnings[0].msg
     assert "pair 1 of DEACT_HTTP_HEADERS is not Name=value" in warnings[1].msg
+
+
+def test_beat_starting_and_migrate_bring_the_schedules_in_line_with_deact_sources(settings, twilio):
+    settings.DEACT_SOURCES = ["twilio"]
+
+    signals.beat_init.send(sender=None)
+
+    assert health.enabled_sources() == ["twilio"]
+    twilio.publish(DAY, one_a_line(A))
+    fetching.fetch_dated("twilio", DAY)
+    code, out, _ = run("check_ingestion")
+    assert code == 0 and out.startswith("ok: twilio age_hours=0.0 ")
+
+    settings.DEACT_SOURCES = ["aws"]
+    call_command("migrate", verbosity=0)
+
+    assert health.enabled_sources() == ["aws"]
