@@ -9,6 +9,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from django.core.management import CommandError, call_command
+
 from reports import fetching, sources
 from reports.models import DeactivationReport
 from reports.sources import http_feed
@@ -177,3 +179,15 @@ def test_a_large_body_streams_through_in_flat_memory(feed):
     assert result.applied and opted_out(sub) == [True]
     assert result.report.bytes_read == len(body)
     assert peak < len(body) / 4, f"peak {peak / 2**20:.1f} MB"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--source", "http", "--file", "deact.csv"), "--source goes with --latest, --date or --backfill"),
+        (("--source", "sftp", "--latest"), "invalid choice: 'sftp'"),
+    ],
+)
+def test_source_names_one_of_the_sources_and_never_goes_with_a_file(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("ingest_deactivations", *args, stdout=io.StringIO(), stderr=io.StringIO())
