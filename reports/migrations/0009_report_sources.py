@@ -48,7 +48,7 @@ def unschedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reports", "0007_ingestion_watch_schedule"),
+        ("reports", "0008_liveness_is_the_write_lock"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
     operations = [
