@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from reports import services, tasks
+from reports import services, sources, tasks
 from reports.admin_held import HeldReportAdmin
 from reports.models import DeactivationReport
 from smsprogram.celery import enqueue_on_commit
@@ -98,9 +98,10 @@ class DeactivationReportAdmin(HeldReportAdmin, StreamingExportMixin, admin.Model
         return super().changelist_view(request, extra_context)
 
     def fetch_latest_view(self, request):
-        """Queue the daily task now, instead of waiting for its schedule."""
+        """Queue the daily task of each enabled source now, instead of waiting for its schedule."""
         self._require_ingest_permission(request)
-        enqueue_on_commit(tasks.ingest_latest_report)
+        for source in sources.enabled():
+            enqueue_on_commit(tasks.ingest_latest_report, source)
         self.message_user(
             request,
             "Fetching the latest deactivation report. It shows in this list once it is read; "

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
-from reports import s3
+from reports import s3, sources
 
 ENV_EXAMPLE = Path(settings.BASE_DIR) / ".env.example"
 MIN_SECRET_LENGTH = 32
@@ -47,6 +47,30 @@ def deact_reports_bucket(app_configs=None, **kwargs) -> list:
     return messages
 
 
+@register("reports")
+def deact_sources(app_configs=None, **kwargs) -> list:
+    """DEACT_SOURCES names real sources, and each enabled one has what it needs (its messages never quote a
+    secret: a header's name at most)."""
+    unknown = [name for name in settings.DEACT_SOURCES if name not in sources.NAMES]
+    if unknown:
+        return [Error(
+            f"DEACT_SOURCES names {', '.join(map(repr, unknown))}, which is no deactivation report source: "
+            "its schedules would never run.",
+            hint=f"List some of {', '.join(sources.NAMES)}, comma-separated.",
+            id="reports.E004",
+        )]  # fmt: skip
+    messages = []
+    for name in sources.enabled():
+        problems = sources.get(name).problems()
+        if problems:
+            messages.append(Warning(
+                f"DEACT_SOURCES enables {name}, but {'; '.join(problems)}: its scheduled fetches will fail.",
+                hint="Set the source's variables (see .env.example), or take it out of DEACT_SOURCES.",
+                id="reports.W002",
+            ))  # fmt: skip
+    return messages
+
+
 @register(Tags.security, deploy=True)
 def signal_api_secret(app_configs=None, **kwargs) -> list:
     """A guessable SIGNAL_API_SECRET lets anyone post receipts and notices that opt numbers out."""
@@ -78,6 +102,6 @@ def example_signal_secret() -> str:
 
 def refuse_bad_configuration() -> None:
     """Stop a process that runs no system checks (web app, worker) on the errors `manage.py check` reports."""
-    errors = [message for message in deact_reports_bucket() if message.is_serious()]
+    errors = [message for message in [*deact_reports_bucket(), *deact_sources()] if message.is_serious()]
     if errors:
         raise ImproperlyConfigured(" ".join(f"{error.msg} ({error.id}) HINT: {error.hint}" for error in errors))

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from reports import alerts
 from reports.models import DeactivationReport
+from reports.schedules import source_of
 
 log = logging.getLogger(__name__)
 Status = DeactivationReport.Status
@@ -26,9 +27,14 @@ MAX_AGE_HOURS = 36.0  # a daily report, plus a morning's retries
 LOCK_GRACE = timedelta(seconds=30)
 RETRIES = 5  # an interrupted report is tried again this many times in all, then left for a person
 
-# Each scheduled source and the beat task that feeds it: the source counts while its task is enabled.
-# Uploads are no source: nobody promises one a day.
-SOURCES = {"aws": ("reports.tasks.ingest_latest_report", Q(origin=DeactivationReport.Origin.S3))}
+# Each source and its reports: a source counts while its daily beat task (kwargs {"source": name}; none is
+# aws) is enabled. Uploads are no source: nobody promises one a day.
+DAILY_TASK = "reports.tasks.ingest_latest_report"
+SOURCES = {
+    "aws": Q(origin=DeactivationReport.Origin.S3),
+    "twilio": Q(origin=DeactivationReport.Origin.TWILIO),
+    "http": Q(origin=DeactivationReport.Origin.HTTP),
+}
 
 
 @dataclass
@@ -97,8 +103,9 @@ class IngestionHealth:
 
 
 def enabled_sources() -> list[str]:
-    tasks = set(PeriodicTask.objects.filter(enabled=True).values_list("task", flat=True))
-    return [source for source, (task, _) in SOURCES.items() if task in tasks]
+    daily = PeriodicTask.objects.filter(enabled=True, task=DAILY_TASK)
+    scheduled = {source_of(kwargs) for kwargs in daily.values_list("kwargs", flat=True)}
+    return [source for source in SOURCES if source in scheduled]
 
 
 def ingestion_health(
@@ -112,7 +119,7 @@ def ingestion_health(
     max_age = timedelta(hours=max_age_hours)
     sources = []
     for source in enabled_sources():
-        of_source = DeactivationReport.objects.filter(SOURCES[source][1])
+        of_source = DeactivationReport.objects.filter(SOURCES[source])
         times = of_source.aggregate(
             last_success=Max("finished_at", filter=Q(status=Status.SUCCEEDED)),
             last_failure=Max("finished_at", filter=Q(status=Status.FAILED)),

@@ -67,6 +67,15 @@ def record_hold(row: QuerySet, held: guard.Held) -> None:
     row.update(status="held", held_lists=held.lists(), error=str(held)[:2000], finished_at=timezone.now())
 
 
+def waiting(report: DeactivationReport, error: str) -> None:
+    """A day its source has not published yet (issue 18): the report waits and says so; no alert, retried later."""
+    now = timezone.now()
+    log.info("report waiting report=%s source=%s", report.pk, report.source)
+    DeactivationReport.objects.filter(pk=report.pk).exclude(status=Status.SUCCEEDED).update(
+        status=Status.PENDING, error=f"{error} (checked {now:%Y-%m-%d %H:%M} UTC)"[:2000], finished_at=None
+    )
+
+
 def failed(report: DeactivationReport, error: str) -> None:
     alerts.report_failed(report, error)
 

@@ -11,7 +11,10 @@ class DeactivationReport(models.Model):
     """One carrier deactivation report file, ingested at most once (R6), all or nothing (R9)."""
 
     class Origin(models.TextChoices):
-        S3 = "s3", "AWS S3"
+        # Where the file came from: a report source of DESIGN.md (see `source`), or an upload (issue 18).
+        S3 = "s3", "AWS (S3)"
+        TWILIO = "twilio", "Twilio"
+        HTTP = "http", "HTTP feed"
         UPLOAD = "upload", "Uploaded file"
 
     class Status(models.TextChoices):
@@ -23,9 +26,9 @@ class DeactivationReport(models.Model):
         DISCARDED = "discarded", "Discarded"  # an Admin discarded it while held: never applied, kept on record
         INTERRUPTED = "interrupted", "Interrupted"  # its worker died mid-ingest (rolled back); retried next run
 
-    origin = models.CharField(max_length=8, choices=Origin.choices)
+    origin = models.CharField("source", max_length=8, choices=Origin.choices)
     # What identifies the content: the S3 ETag (the same file under `latest` and under its
-    # dated key is one report) or an upload's SHA-256.
+    # dated key is one report), an upload's SHA-256, or for Twilio and an HTTP feed the source and day.
     fingerprint = models.CharField(max_length=200, unique=True)
     bucket = models.CharField(max_length=100, blank=True)
     key = models.CharField(max_length=500, blank=True)
@@ -81,8 +84,8 @@ class DeactivationReport(models.Model):
 
     @property
     def source(self) -> str:
-        """The report source of DESIGN.md's vocabulary: S3 reports come from `aws`, the rest are uploads."""
-        return "aws" if self.origin == self.Origin.S3 else "upload"
+        """The report source of DESIGN.md's vocabulary: aws, twilio, http or upload."""
+        return "aws" if self.origin == self.Origin.S3 else self.origin
 
     def counts(self) -> dict[str, int]:
         names = ["rows", "valid", "invalid", "future", "duplicates", "matched_contacts", "opted_out",

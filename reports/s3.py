@@ -5,7 +5,6 @@ AWS_ENDPOINT_URL and the credentials from the standard chain; region and country
 """
 
 import functools
-import io
 import logging
 import os
 import re
@@ -22,6 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.loaders import create_loader
 
 from django.conf import settings
+
+from reports import sources
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +53,19 @@ CLIENT_CONFIG = Config(
 )
 
 
-class ReportNotPublished(Exception):
+class ReportNotPublished(sources.NotPublished):
     """The report is not in the bucket (yet): retry later."""
 
 
-class ReportAccessDenied(Exception):
+class ReportAccessDenied(sources.AccessDenied):
     """S3 refused access (credentials, policy or requester-pays): retrying will not help."""
 
 
-class S3Unavailable(Exception):
+class S3Unavailable(sources.Unavailable):
     """S3 kept failing (5xx, throttling, timeouts) or the connection broke mid-file: retry later."""
 
 
-class ReportNotAsListed(Exception):
+class ReportNotAsListed(sources.Refused):
     """S3 served a body other than the object it listed (more bytes, or no length at all): never applied."""
 
 
@@ -165,28 +166,19 @@ def open_report(obj: ReportObject) -> "CountingReader":
     return CountingReader(response["Body"], bucket=obj.bucket, key=obj.key, limit=obj.size)
 
 
-class CountingReader(io.RawIOBase):
+class CountingReader(sources.BoundedReader):
     """A read-only binary file over a streamed S3 body that counts the bytes handed out, and refuses to hand
     out more than `limit` (the listed size): a longer body fails whole, never silently truncated."""
 
     def __init__(self, body: Any, *, bucket: str, key: str, limit: int) -> None:
-        super().__init__()
+        super().__init__(limit=limit)
         self._body = body
         self._bucket = bucket
         self._key = key
-        self._limit = limit
-        self.bytes_read = 0
 
-    def readable(self) -> bool:
-        """Always true: this is a reader."""
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        """Fill `buffer` with up to its length of bytes from the body; 0 at the end."""
-        view = memoryview(buffer).cast("B")
+    def _read(self, size: int) -> bytes:
         try:
-            # One byte past the limit at most: enough to know the body is longer than listed.
-            data = self._body.read(min(len(view), self._limit + 1 - self.bytes_read))
+            return self._body.read(size)
         except BotoCoreError as exc:
             # A reset or a stall mid-body: botocore retries requests, never a body it has begun to hand out.
             logger.warning("deact report read broke off bucket=%s key=%s bytes_read=%d error=%s",
@@ -194,14 +186,9 @@ class CountingReader(io.RawIOBase):
             raise S3Unavailable(
                 f"reading s3://{self._bucket}/{self._key} broke off after {self.bytes_read} bytes ({exc})"
             ) from exc
-        count = len(data)
-        if self.bytes_read + count > self._limit:
-            raise ReportNotAsListed(
-                f"s3://{self._bucket}/{self._key} holds more bytes than listed ({self._limit} listed)"
-            )
-        view[:count] = data
-        self.bytes_read += count
-        return count
+
+    def _too_long(self) -> Exception:
+        return ReportNotAsListed(f"s3://{self._bucket}/{self._key} holds more bytes than listed ({self._limit} listed)")
 
     def close(self) -> None:
         """Release the HTTP connection behind the body."""

@@ -26,7 +26,7 @@ from contacts.models import Reason, Source
 from contacts.phones import masked_text
 from contacts.services import Action, apply_staged_signals
 from contacts.signal_staging import SignalBatch
-from reports import lifecycle, s3
+from reports import lifecycle, s3, sources
 from reports.models import DeactivationReport
 from reports.parsing import NotAReport, ParseStats, ReportBatch, report_batches
 
@@ -164,10 +164,13 @@ def ingest(report: DeactivationReport, *, progress: Progress | None = None, toda
                 _apply(locked, progress, today)
     except Held as exc:
         return IngestResult(lifecycle.mark_held(report, exc), False, HELD)
-    except (NotAReport, s3.ReportAccessDenied, s3.ReportNotAsListed) as exc:
+    except sources.NotReady as exc:
+        lifecycle.waiting(report, str(exc))  # an HTTP source's day not published yet: it waits, retried later
+        raise
+    except (NotAReport, sources.AccessDenied, sources.Refused, sources.NotConfigured) as exc:
         _mark_failed(report, str(exc))
         raise ReportFailed(str(exc), report=report) from exc
-    except s3.ReportNotPublished as exc:
+    except sources.NotPublished as exc:
         # Replaced or removed since it was resolved: left to the caller, which may resolve it again.
         _mark_failed(report, str(exc))
         raise
@@ -212,9 +215,7 @@ def _mark_failed(report: DeactivationReport, error: str) -> None:
 def _open(report: DeactivationReport):
     if report.origin == DeactivationReport.Origin.UPLOAD:
         return report.file.open("rb")
-    obj = s3.ReportObject(report.bucket, report.key, report.report_date, report.etag, report.size or 0,
-                          report.created_at)  # fmt: skip
-    return s3.open_report(obj)
+    return sources.for_origin(report.origin).open_report(report)  # issue 18: S3, Twilio or an HTTP feed
 
 
 def report_batch(report: DeactivationReport) -> SignalBatch:

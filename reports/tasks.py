@@ -2,25 +2,27 @@ from celery import shared_task
 
 from django.db import InterfaceError, OperationalError
 
-from reports import health, s3, services
+from reports import fetching, health, services, sources
 from reports.models import DeactivationReport
 
-# Worth another try: the database connection dropped (the transaction rolled back, R9), or S3 failed for now.
-# Django opens a new connection for the retry: the worker closes unusable ones before each task.
-TRANSIENT = (OperationalError, InterfaceError, s3.S3Unavailable)
+# Worth another try: the database connection dropped (the transaction rolled back, R9), or a source (S3, Twilio,
+# an HTTP feed) failed for now. Django opens a new connection for the retry: the worker closes unusable ones
+# before each task.
+TRANSIENT = (OperationalError, InterfaceError, sources.Unavailable)
 
 
-@shared_task(acks_late=True, autoretry_for=(s3.ReportNotPublished, *TRANSIENT), retry_backoff=600,
+@shared_task(acks_late=True, autoretry_for=(sources.NotPublished, *TRANSIENT), retry_backoff=600,
              retry_backoff_max=3600, max_retries=12)  # fmt: skip
-def ingest_latest_report() -> dict[str, int]:
-    """Fetch today's deactivation report and apply it; retried while it is not published yet or S3 is failing."""
-    return services.fetch_latest().counts()
+def ingest_latest_report(source: str = "aws") -> dict[str, int]:
+    """Fetch a source's newest deactivation report and apply it; retried while it is not published yet or the
+    source is failing."""
+    return fetching.fetch_latest(source).counts()
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=600, retry_backoff_max=3600, max_retries=12)
-def backfill_reports() -> int:
-    """Apply every dated report of the last 90 days not applied yet, oldest first; returns how many applied."""
-    return sum(result.applied for result in services.backfill())
+def backfill_reports(source: str = "aws") -> int:
+    """Apply every report a source keeps that is not applied yet, oldest first; returns how many applied."""
+    return sum(result.applied for result in fetching.backfill(source))
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5, retry_jitter=False, max_retries=5)

@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery, Task, bootsteps
+from celery import Celery, Task, bootsteps, signals
 
 from django.db import transaction
 
@@ -24,6 +24,14 @@ class ConfigurationGate(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(ConfigurationGate)
+
+
+@signals.beat_init.connect
+def sync_source_schedules(**kwargs) -> None:
+    """Beat runs the schedules of the sources DEACT_SOURCES names, as it stands when beat starts (issue 18)."""
+    from reports.schedules import sync_source_schedules as sync  # needs the apps loaded, as they are by now
+
+    sync()
 
 
 @app.task(name="smsprogram.ping")

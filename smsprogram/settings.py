@@ -209,6 +209,18 @@ DEACT_REPORTS_COUNTRY = env.str("DEACT_REPORTS_COUNTRY", default="us")
 # The AWS account that owns that bucket, sent as ExpectedBucketOwner on every call when set: S3 then refuses a
 # bucket of the same name in anyone else's account. Both are checked at start-up (reports/checks.py).
 DEACT_REPORTS_BUCKET_OWNER = env.str("DEACT_REPORTS_BUCKET_OWNER", default="")
+# Where deactivation reports come from (issue 18): aws, twilio, http. DEACT_SOURCES decides which sources' beat
+# schedules run (a daily and a backfill each); `ingest_deactivations --source` runs any configured one on demand.
+DEACT_SOURCES = env.list("DEACT_SOURCES", default=["aws"])
+# Twilio's Deactivations API (basic auth). An http:// base URL is allowed, for a local stand-in.
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://messaging.twilio.com")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# Any provider serving a day's file at a URL with {date} (YYYY-MM-DD) in it, with Name=value headers (secrets,
+# never shown), kept this many days back for a backfill.
+DEACT_HTTP_URL = env.str("DEACT_HTTP_URL", default="")
+DEACT_HTTP_HEADERS = env.str("DEACT_HTTP_HEADERS", default="")
+DEACT_HTTP_DAYS_KEPT = env.int("DEACT_HTTP_DAYS_KEPT", default=30)
 
 # The signal intake API (POST /api/receipts/, /api/carrier-notices/): requests are signed with this shared
 # secret (HMAC-SHA256). Unset, the endpoints answer 503 rather than accept unsigned data.

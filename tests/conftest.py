@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from smsprogram.celery import app as celery_app
+from tests.support.providers import _feed_server, _twilio_server, feed, twilio  # noqa: F401  (HTTP source stand-ins)
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_daily_deactivation_ingestion_is_scheduled_at_10_utc():
-    task = PeriodicTask.objects.get(task="reports.tasks.ingest_latest_report")
+    task = PeriodicTask.objects.get(task="reports.tasks.ingest_latest_report", kwargs="{}")  # aws: the default
     assert task.enabled
     assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == ("10", "0", "UTC")
 

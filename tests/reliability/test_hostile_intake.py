@@ -1,4 +1,4 @@
-"""A fuzz pass over the intakes as a whole: report uploads, receipt and notice CSV files, the signed API.
+"""A fuzz pass over the intakes as a whole: report uploads and HTTP feeds, receipt and notice CSV files, the signed API.
 
 Malformed UTF-8, NULs, huge fields, huge declared sizes, chunked bodies, decompression bombs and cut-short
 gzip files: each gets a clear answer — a failed report, a refused file, a counted bad row, a 4xx — and writes
@@ -19,7 +19,7 @@ from django.core.management import call_command
 
 from contacts.csvio import BadFile
 from contacts.models import OptOutEvent, SubscriberList, Subscription
-from reports import services
+from reports import fetching, services
 from reports.models import CarrierNotice, Channel, DeactivationReport, DeliveryReceipt
 from reports.notices import NoticeIntake
 from reports.receipts import ReceiptIntake
@@ -73,39 +73,53 @@ def peak_memory(work) -> int:
         tracemalloc.stop()
 
 
-# --- Deactivation report files ---
+# --- Deactivation report files, uploaded or served over HTTP (issue 18: the same suite for every intake) ---
 
 
-def failed_report(body: bytes, reason: str) -> DeactivationReport:
+@pytest.fixture(params=["upload", "http"])
+def deliver(request):
+    """How a report's bytes arrive: an upload, or the body of an HTTP feed's answer; returns the ingest's result."""
+    if request.param == "upload":
+        return lambda body: services.ingest(upload(body, report_date=DAY))
+    feed = request.getfixturevalue("feed")
+
+    def served(body: bytes) -> services.IngestResult:
+        feed.files[DAY] = body
+        return fetching.fetch_dated("http", DAY)
+
+    return served
+
+
+def failed_report(deliver, body: bytes, reason: str) -> DeactivationReport:
     with pytest.raises(services.ReportFailed, match=reason):
-        services.ingest(upload(body, report_date=DAY))
+        deliver(body)
     report = DeactivationReport.objects.get()
     assert report.status == DeactivationReport.Status.FAILED and reason in report.error
     return report
 
 
-def test_a_gzip_bomb_fails_the_report_before_it_inflates(subs):
+def test_a_gzip_bomb_fails_the_report_before_it_inflates(subs, deliver):
     bomb = text_bomb(1 * GIB)  # 1 GiB of text in about 1 MB
     assert len(bomb) < 2 * MIB
-    peak = peak_memory(lambda: failed_report(bomb, "decompression bomb"))
+    peak = peak_memory(lambda: failed_report(deliver, bomb, "decompression bomb"))
     assert peak < 32 * MIB
     assert opted_out() == 0
 
 
-def test_a_zip_declaring_a_gigabyte_member_is_refused_before_reading_it(subs):
+def test_a_zip_declaring_a_gigabyte_member_is_refused_before_reading_it(subs, deliver):
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
         with zipped.open("report.csv", "w", force_zip64=True) as member:
             member.write(b"phone_number,deactivation_date\n")
             for _ in range(64):
                 member.write(bytes(MIB))
-    failed_report(archive.getvalue(), "decompression bomb")
+    failed_report(deliver, archive.getvalue(), "decompression bomb")
     assert opted_out() == 0
 
 
-def test_a_gzip_report_cut_short_applies_none_of_its_rows(subs):
+def test_a_gzip_report_cut_short_applies_none_of_its_rows(subs, deliver):
     body = gzip.compress(report_csv(*((sub.contact.phone, DAY) for sub in subs)) * 2000)
-    failed_report(body[: len(body) // 2], "cut short")
+    failed_report(deliver, body[: len(body) // 2], "cut short")
     assert (opted_out(), OptOutEvent.objects.count()) == (0, 0)
 
 
@@ -122,12 +136,12 @@ def test_a_gzip_report_cut_short_applies_none_of_its_rows(subs):
         (b"PK\x03\x04" + b"\x00" * 100, "not a readable zip file"),
     ],
 )
-def test_a_file_that_is_not_text_fails_whole(subs, junk, reason):
-    failed_report(junk, reason)
+def test_a_file_that_is_not_text_fails_whole(subs, deliver, junk, reason):
+    failed_report(deliver, junk, reason)
     assert opted_out() == 0
 
 
-def test_bad_bytes_nuls_and_a_huge_line_are_bad_rows_and_the_good_rows_apply(subs):
+def test_bad_bytes_nuls_and_a_huge_line_are_bad_rows_and_the_good_rows_apply(subs, deliver):
     a, b, c = (sub.contact.phone for sub in subs)
     body = (
         b"phone_number,deactivation_date\n"
@@ -138,7 +152,7 @@ def test_bad_bytes_nuls_and_a_huge_line_are_bad_rows_and_the_good_rows_apply(sub
         + f"\n{b},{DAY}\n".encode()
         + f"{c},{DAY}".encode()
     )
-    report = services.ingest(upload(body)).report
+    report = deliver(body).report
     assert (report.valid, report.invalid) == (3, 3)
     reasons = sorted(sample["reason"] for sample in report.invalid_samples)
     assert reasons == ["line too long", "not UTF-8", "not a phone number"]

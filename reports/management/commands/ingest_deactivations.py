@@ -7,9 +7,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from contacts import guard
-from reports import s3, services
+from reports import fetching, services, sources
 from reports.models import DeactivationReport
 
+# Whatever a source says when nothing could be read: the command's error line names it (issue 18).
+SOURCE_ERRORS = (sources.NotPublished, sources.AccessDenied, sources.Unavailable, sources.NotConfigured)
 BAR_WIDTH = 30
 # Off a terminal (cron, CI, a log file) one progress line this often is plenty.
 LOG_EVERY_SECONDS = 10.0
@@ -26,45 +28,55 @@ def report_day(text: str) -> date:
 class Command(BaseCommand):
     progress: "ProgressDisplay | None" = None
     help = (
-        "Apply carrier deactivation reports: today's from S3, one day's, the last 90 days', or a file from any "
-        "provider. Each file is applied at most once (R6) and all or nothing (R9)."
+        "Apply carrier deactivation reports from a source (aws, twilio, http): the latest, one day's, or every one "
+        "the source keeps; or a file from any provider. Each is applied at most once (R6), all or nothing (R9)."
     )
 
     def add_arguments(self, parser):
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument(
-            "--latest", action="store_true", help="today's latest-deact-report.csv (never falls back to a dated one)"
+            "--latest",
+            action="store_true",
+            help="aws: today's latest-deact-report.csv (never falls back to a dated one); twilio, http: yesterday's",
         )
         which.add_argument(
-            "--date", dest="day", type=report_day, metavar="YYYY-MM-DD", help="the dated report of that day"
+            "--date", dest="day", type=report_day, metavar="YYYY-MM-DD", help="the source's report of that day"
         )
         which.add_argument(
-            "--backfill", action="store_true", help="every dated report of the last 90 days not applied yet"
+            "--backfill",
+            action="store_true",
+            help="every report the source keeps not applied yet (aws, twilio: 90 days; http: DEACT_HTTP_DAYS_KEPT)",
         )
         which.add_argument("--file", metavar="PATH", help="a report file: CSV, one number a line, gzip or zip")
         parser.add_argument(
             "--report-date", type=report_day, metavar="YYYY-MM-DD", help="with --file: the day of rows without a date"
         )
+        parser.add_argument(
+            "--source", choices=sources.NAMES, help="where --latest, --date and --backfill fetch from (default aws)"
+        )
 
-    def handle(self, *args, latest, day, backfill, file, report_date, **options):
+    def handle(self, *args, latest, day, backfill, file, report_date, source, **options):
         if report_date is not None and file is None:
-            raise CommandError("--report-date goes with --file (S3 reports are dated by their key)")
+            raise CommandError("--report-date goes with --file (a source's reports are dated by the source)")
+        if source is not None and file is not None:
+            raise CommandError("--source goes with --latest, --date or --backfill; a --file comes from no source")
+        source = source or "aws"
         if backfill:
-            self.backfill()
+            self.backfill(source)
             return
         try:
             if file is not None:
                 result = self.ingest_file(Path(file), report_date)
             elif day is not None:
-                result = services.fetch_dated(day, progress_for=self.progress_for)
+                result = fetching.fetch_dated(source, day, progress_for=self.progress_for)
             else:
-                result = services.fetch_latest(progress_for=self.progress_for)
+                result = fetching.fetch_latest(source, progress_for=self.progress_for)
         except services.ReportFailed as exc:
             self.end_progress()
             exc.report.refresh_from_db()
             self.stdout.write(summary(exc.report, "failed"))
             raise CommandError(f"report {exc.report.pk} failed: {exc}") from None
-        except (s3.ReportNotPublished, s3.ReportAccessDenied) as exc:
+        except SOURCE_ERRORS as exc:
             raise CommandError(f"{exc}; nothing was applied") from None
         finally:
             self.end_progress()
@@ -82,15 +94,17 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
         return services.ingest(report, progress=self.progress_for(report))
 
-    def backfill(self) -> None:
-        """One line per report of the last 90 days, oldest first, then the totals."""
+    def backfill(self, source: str) -> None:
+        """One line per report the source keeps, oldest first, then the totals."""
         results = []
         try:
-            for result in services.backfill(progress_for=self.progress_for):
+            for result in fetching.backfill(source, progress_for=self.progress_for):
                 self.end_progress()
                 self.stdout.write(summary(result.report, _outcome(result)))
                 results.append(result)
-        except (s3.ReportNotPublished, s3.ReportAccessDenied) as exc:
+        except SOURCE_ERRORS as exc:
+            if results:  # what was done before the source stopped answering
+                self.stdout.write(backfill_total(results))
             raise CommandError(f"{exc}; nothing more was applied") from None
         finally:
             self.end_progress()
@@ -193,11 +207,14 @@ def backfill_total(results: Iterable[services.IngestResult]) -> str:
     failed = sum(result.report.status == DeactivationReport.Status.FAILED for result in results)
     already = sum(result.message == services.ALREADY_APPLIED for result in results)
     held = sum(result.report.status == DeactivationReport.Status.HELD for result in results)
-    busy = len(results) - len(applied) - failed - already - held
+    # A day its source has not published yet waits (pending); the schedule asks again.
+    not_ready = sum(result.report.status == DeactivationReport.Status.PENDING for result in results)
+    busy = len(results) - len(applied) - failed - already - held - not_ready
     totals = {name: sum(result.counts()[name] for result in applied) for name in ("rows", "opted_out", "stale")}
     return (
         f"backfill: reports={len(results)} applied={len(applied)} already_applied={already} failed={failed} "
         + (f"held={held} " if held else "")
+        + (f"not_ready={not_ready} " if not_ready else "")
         + f"in_progress_elsewhere={busy} "
         + " ".join(f"{name}={value}" for name, value in totals.items())
     )
@@ -206,6 +223,8 @@ def backfill_total(results: Iterable[services.IngestResult]) -> str:
 def _outcome(result: services.IngestResult) -> str:
     if result.report.status == DeactivationReport.Status.FAILED:
         return f"failed ({result.message})"
+    if result.report.status == DeactivationReport.Status.PENDING:
+        return result.message.split(" (", 1)[0]  # "not ready: … has not published D yet"; the row has the rest
     return result.message
 
 
