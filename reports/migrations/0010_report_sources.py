@@ -48,7 +48,7 @@ def unschedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reports", "0008_liveness_is_the_write_lock"),
+        ("reports", "0009_screens_at_scale"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
     operations = [
