@@ -24,6 +24,7 @@ from contacts import ledger
 from contacts.guard import Held
 from contacts.models import Reason, Source
 from contacts.phones import masked_text
+from contacts.read_ahead import read_ahead
 from contacts.services import Action, apply_staged_signals
 from contacts.signal_staging import SignalBatch
 from reports import lifecycle, s3, sources
@@ -232,8 +233,11 @@ def stage_report(
     """Stream the report's file into `batch`, column batch by column batch (R10); `stats` counts what was read."""
     with _open(report) as stream:
         staged = 0
-        for rows in report_batches(stream, report_date=report.report_date, today=today, stats=stats):
-            before, staged = staged, staged + batch.load_columns(_signals(rows))
+        # The file is read and its numbers normalized in a thread while the batches before are staged.
+        parsed = (_signals(rows) for rows in report_batches(stream, report_date=report.report_date, today=today,
+                                                              stats=stats))  # fmt: skip
+        for signals in read_ahead(parsed, name=f"report-{report.pk}"):
+            before, staged = staged, staged + batch.load_columns(signals)
             if progress:
                 # Each multiple of PROGRESS_EVERY the batch passed, as if the rows had come one by one.
                 for mark in range(before - before % PROGRESS_EVERY + PROGRESS_EVERY, staged + 1, PROGRESS_EVERY):
